@@ -1,0 +1,274 @@
+"""Spectral projected gradient on per-sample features, batched over problems, in torch.
+
+The method is the nonmonotone spectral projected gradient of Birgin, Martínez and Raydan
+(SIAM J. Optim. 2000) with a projected arc search: from x = (W, U, b) with gradient g,
+
+    x(α) = P(x − α g),   accepted when f(x(α)) ≤ max_{j<M} f_{t−j} + γ ⟨g, x(α) − x⟩,
+
+α halved until accepted, and the next trial step the Barzilai–Borwein ratio ⟨s, s⟩/⟨s, y⟩ of the
+last step s and gradient change y. P is the exact projection of :mod:`lpm.constraints` (in the
+scaled features U, H = s ⊙ U). Every problem of the batch carries its own step, history and
+stopping state, so a batch is B independent solves that share tensor operations.
+
+The residual of a point is the norm of the gradient mapping with unit step,
+
+    r(x) = ‖x − P(x − ∇f(x))‖ / max(1, |f(x)|),
+
+(for spherical features the component of the U-gradient tangent to the spheres), which is zero
+exactly at the KKT points of the constrained problem: for a ball constraint it is the distance
+between −∇f and the normal cone, i.e. the smallest KKT violation over nonnegative multipliers.
+Features are per sample and start from a random point: within-class collapse is never assumed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from lpm.constraints import FeasibleSet, feasible_set
+from lpm.objective import ObjectiveData, objective, objective_data, value_and_grad
+from lpm.problem import Problem
+from lpm.solution import Solution
+
+__all__ = ["spg"]
+
+_MEMORY = 10  # nonmonotone window M
+_GAMMA = 1e-4  # sufficient decrease
+_MAX_BACKTRACK = 60
+_STEP_BOUNDS = (1e-20, 1e20)
+
+
+def _dot(a: Sequence[torch.Tensor | None], b: Sequence[torch.Tensor | None]) -> torch.Tensor:
+    """Per-problem inner product of block tuples, shape=[B]."""
+    total = None
+    for x, y in zip(a, b):
+        if x is None:
+            continue
+        v = (x * y).flatten(1).sum(1)
+        total = v if total is None else total + v
+    return total
+
+
+def _initial_point(
+    problems: Sequence[Problem], seeds: Sequence[int], fs: FeasibleSet, dtype, device
+) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+    """Random start: Gaussian rows of norm about 1 (at the budgets' boundary under energies)."""
+    first = problems[0]
+    B, N, K, d = len(problems), fs.scale.shape[1], first.K, first.dim
+    W = np.zeros((B, K, d)) if first.classifier == "learnable" else None
+    H = np.zeros((B, N, d))
+    for j, (p, seed) in enumerate(zip(problems, seeds)):
+        rng = np.random.default_rng(seed)
+        if W is not None:
+            W[j] = rng.standard_normal((K, d)) / math.sqrt(d)
+            if p.energy is not None:
+                W[j] *= math.sqrt(K * p.energy[0]) / max(np.linalg.norm(W[j]), 1e-300)
+        Hj = rng.standard_normal((p.N, d)) / math.sqrt(d)
+        if p.features == "relu":
+            Hj = np.abs(Hj)
+        H[j, : p.N] = Hj
+    Ht = torch.as_tensor(H, dtype=dtype, device=device)
+    safe = torch.where(fs.scale > 0, fs.scale, torch.ones_like(fs.scale))
+    U = Ht / safe.unsqueeze(-1)
+    if fs.kind in ("ball", "rows", "sphere"):
+        # Start on the boundary of the budget: inflate, then project.
+        U = fs.project_U(U * 1e6) if fs.kind != "sphere" else fs.project_U(U)
+    else:
+        U = fs.project_U(U)
+    Wt = None if W is None else torch.as_tensor(W, dtype=dtype, device=device)
+    b = None
+    if first.bias != "none":
+        b = torch.zeros((B, K), dtype=dtype, device=device)
+    return Wt, U, b
+
+
+class _Objective:
+    """f and its gradient in the scaled variables (W, U, b)."""
+
+    def __init__(self, data: ObjectiveData, fs: FeasibleSet):
+        self.data, self.fs = data, fs
+        self.s = fs.scale.unsqueeze(-1)
+
+    def __call__(self, x, need_grad=True):
+        W, U, b = x
+        f, gW, gH, gb = value_and_grad(W, self.s * U, b, self.data, need_grad=need_grad)
+        if not need_grad:
+            return f, None
+        return f, (gW, self.s * gH, gb)
+
+    def project(self, x):
+        W, U, b = x
+        return (None if W is None else self.fs.project_W(W), self.fs.project_U(U), b)
+
+    def mapping(self, x, g):
+        """The gradient mapping x − P(x − g) (tangent gradient on spheres)."""
+        W, U, b = x
+        gW, gU, gb = g
+        GW = None if W is None else W - self.fs.project_W(W - gW)
+        GU = self.fs.tangent_U(U, gU) if self.fs.kind == "sphere" else U - self.fs.project_U(U - gU)
+        return (GW, GU, gb)
+
+
+def _where(mask: torch.Tensor, new, old):
+    out = []
+    for a, b in zip(new, old):
+        if a is None:
+            out.append(None)
+            continue
+        m = mask.view(-1, *([1] * (a.dim() - 1)))
+        out.append(torch.where(m, a, b))
+    return tuple(out)
+
+
+def _step(x, g, alpha):
+    out = []
+    for a, ga in zip(x, g):
+        if a is None:
+            out.append(None)
+            continue
+        out.append(a - alpha.view(-1, *([1] * (a.dim() - 1))) * ga)
+    return tuple(out)
+
+
+def spg(
+    problems: Sequence[Problem],
+    *,
+    seeds: Sequence[int] | None = None,
+    device: str = "cpu",
+    dtype: str = "float64",
+    tol: float = 1e-10,
+    max_iter: int = 50_000,
+    callback: Callable[[int, np.ndarray], None] | None = None,
+) -> list[Solution]:
+    """Solve same-shaped problems together by spectral projected gradient.
+
+    Parameters
+    ----------
+    problems : sequence of Problem
+        One K, d, loss, kind of classifier, scale regime, budget and kind of features.
+    seeds : sequence of int, optional
+        Seed of each problem's random start (default 0 for all).
+    device : "cpu" or "cuda"
+    dtype : "float64" or "float32"
+    tol : float
+        Residual at which a problem is converged.
+    max_iter : int
+    callback : callable(iteration, residuals), optional
+        Called every 100 iterations with the residuals, shape=[B].
+
+    Returns
+    -------
+    list of Solution, in the order of ``problems``.
+    """
+    start = time.perf_counter()
+    problems = list(problems)
+    B = len(problems)
+    seeds = [0] * B if seeds is None else list(seeds)
+    tdtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
+    data = objective_data(problems, device=device, dtype=tdtype)
+    fs = feasible_set(problems, device=device, dtype=tdtype)
+    fun = _Objective(data, fs)
+    eps = torch.finfo(tdtype).eps
+
+    x = _initial_point(problems, seeds, fs, tdtype, device)
+    f, g = fun(x)
+    history = f.unsqueeze(1).repeat(1, _MEMORY)
+    G = fun.mapping(x, g)
+    res = torch.sqrt(_dot(G, G)) / torch.clamp(f.abs(), min=1.0)
+    alpha = 1.0 / torch.clamp(
+        torch.stack([t.flatten(1).abs().max(1).values for t in G if t is not None]).max(0).values,
+        min=1e-12,
+    )
+    alpha = alpha.clamp(*_STEP_BOUNDS)
+    active = res > tol
+    stalled = torch.zeros(B, dtype=torch.bool, device=device)
+    fails = torch.zeros(B, dtype=torch.long, device=device)
+    iterations = torch.zeros(B, dtype=torch.long, device=device)
+    it = 0
+    while it < max_iter and bool(active.any()):
+        it += 1
+        f_ref = history.max(1).values
+        slack = 10 * eps * torch.clamp(f.abs(), min=1.0)
+        trial_alpha = alpha.clone()
+        pending = active.clone()
+        x_new, f_new = x, f.clone()
+        for _ in range(_MAX_BACKTRACK):
+            x_t = fun.project(_step(x, g, trial_alpha))
+            f_t, _ = fun(x_t, need_grad=False)
+            decrease = _dot(g, tuple(None if a is None else a - b for a, b in zip(x_t, x)))
+            ok = pending & (f_t <= f_ref + _GAMMA * decrease + slack) & torch.isfinite(f_t)
+            x_new = _where(ok, x_t, x_new)
+            f_new = torch.where(ok, f_t, f_new)
+            pending = pending & ~ok
+            if not bool(pending.any()):
+                break
+            trial_alpha = torch.where(pending, trial_alpha * 0.5, trial_alpha)
+        moved = active & ~pending
+        fails = torch.where(pending & active, fails + 1, torch.zeros_like(fails))
+        newly_stalled = active & (fails >= 3)
+        stalled = stalled | newly_stalled
+        _, g_new = fun(x_new)
+        s = tuple(None if a is None else a - b for a, b in zip(x_new, x))
+        y = tuple(None if a is None else a - b for a, b in zip(g_new, g))
+        sts, sty = _dot(s, s), _dot(s, y)
+        bb = torch.where(sty > 0, sts / torch.where(sty > 0, sty, torch.ones_like(sty)), 1e20)
+        alpha = torch.where(moved, bb.clamp(*_STEP_BOUNDS), torch.where(pending, trial_alpha, alpha))
+        x = _where(moved, x_new, x)
+        g = _where(moved, g_new, g)
+        f = torch.where(moved, f_new, f)
+        history = torch.where(
+            moved.unsqueeze(1), torch.cat([history[:, 1:], f.unsqueeze(1)], 1), history
+        )
+        G = fun.mapping(x, g)
+        res = torch.where(active, torch.sqrt(_dot(G, G)) / torch.clamp(f.abs(), min=1.0), res)
+        iterations = torch.where(active, iterations + 1, iterations)
+        active = active & (res > tol) & ~stalled
+        if callback is not None and it % 100 == 0:
+            callback(it, res.detach().cpu().numpy())
+
+    elapsed = time.perf_counter() - start
+    W, U, b = x
+    H = (fun.s * U).detach().cpu().to(torch.float64).numpy()
+    Wn = None if W is None else W.detach().cpu().to(torch.float64).numpy()
+    bn = None if b is None else b.detach().cpu().to(torch.float64).numpy()
+    res_np = res.detach().cpu().to(torch.float64).numpy()
+    out = []
+    for j, p in enumerate(problems):
+        Hj = H[j, : p.N]
+        Wj = Wn[j] if Wn is not None else data.W_fixed[j].detach().cpu().double().numpy()
+        bj = bn[j] if bn is not None else np.zeros(p.K)
+        r = float(res_np[j])
+        if r <= tol:
+            status, message = "converged", f"residual {r:.2e} ≤ tol {tol:.1e}"
+        elif bool(stalled[j]):
+            status = "inaccurate"
+            message = (
+                f"stalled at residual {r:.2e} > tol {tol:.1e}: no decrease found "
+                f"({dtype} precision reached)"
+            )
+        else:
+            status, message = "max_iter", f"{max_iter} iterations, residual {r:.2e} > tol {tol:.1e}"
+        out.append(
+            Solution(
+                problem=p,
+                W=Wj,
+                H=Hj,
+                b=bj,
+                objective=objective(p, Wj, Hj, bj if p.bias != "none" else None),
+                residual=r,
+                status=status,
+                method="gradient",
+                device=str(device),
+                dtype=dtype,
+                iterations=int(iterations[j]),
+                seconds=elapsed,
+                tol=tol,
+                message=message,
+                info={"seed": int(seeds[j]), "batch_size": B},
+            )
+        )
+    return out
