@@ -151,9 +151,7 @@ def _structure(p: Problem) -> tuple:
     return (p.regime, p.budget if p.regime == "energy" else None, p.features)
 
 
-def violation(
-    problem: Problem, W: NDArray[np.float64] | None, H: NDArray[np.float64]
-) -> float:
+def violation(problem: Problem, W: NDArray[np.float64] | None, H: NDArray[np.float64]) -> float:
     """Largest relative violation of the problem's constraints at (W, H); 0 when feasible.
 
     Budgets are compared relative to their bound (e.g. ((1/K)Σ‖w_k‖² − E_W)/E_W); negative

@@ -73,7 +73,6 @@ class ObjectiveData:
     K: int
 
 
-
 def objective_data(
     problems: list[Problem] | tuple[Problem, ...],
     *,
@@ -138,9 +137,7 @@ def objective_data(
     )
 
 
-def loss_and_dlogits(
-    Z: torch.Tensor, data: ObjectiveData
-) -> tuple[torch.Tensor, torch.Tensor]:
+def loss_and_dlogits(Z: torch.Tensor, data: ObjectiveData) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample losses ℓ(z_i, y_i) and their gradients ∂ℓ/∂z_i.
 
     Parameters

@@ -211,9 +211,7 @@ class Problem:
         return cls.from_counts(counts, dim, **kwargs)
 
     @classmethod
-    def long_tail(
-        cls, K: int, n_max: int, rho: float, dim: int | None = None, **kwargs
-    ) -> Problem:
+    def long_tail(cls, K: int, n_max: int, rho: float, dim: int | None = None, **kwargs) -> Problem:
         """n_k = round(n_max · rho^(−(k−1)/(K−1))), k = 1..K (rho = n_max / n_min ≥ 1)."""
         _int_at_least("K", K, 2)
         _int_at_least("nmax", n_max, 1)

@@ -180,4 +180,3 @@ def load(path: str | Path) -> Solution:
         b=arrays["b"],
         **fields,
     )
-

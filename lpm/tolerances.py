@@ -24,5 +24,5 @@ DEFAULT_MAX_ITER: dict[str, int] = {"float64": 50_000, "float32": 20_000}
 
 
 def default_tol(method: str, dtype: str) -> float:
-    """The tolerance of ``TOL`` for a method and dtype (the gradient one when the method has none)."""
+    """The tolerance of ``TOL`` for a method and dtype (else the gradient method's)."""
     return TOL.get((method, dtype), TOL[("gradient", dtype)])

@@ -184,9 +184,7 @@ def _structure_key(problem: Problem) -> tuple:
     )
 
 
-def solve_batch(
-    problems: Sequence[Problem], *, method: str = "auto", **options
-) -> list[Solution]:
+def solve_batch(problems: Sequence[Problem], *, method: str = "auto", **options) -> list[Solution]:
     """Solve many problems; same-structured ones are solved together as one tensor program.
 
     Problems with the same K, d, loss, kind of classifier, scale regime, budget, kind of features

@@ -1,0 +1,248 @@
+"""Solvers: THEORY.md's worked optima, the method contract, batching, seeds, dtypes."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lpm
+from lpm.classifiers import etf_gram
+from lpm.objective import objective
+from lpm.problem import Problem
+from lpm.solution import STATUSES
+from lpm.solvers import METHODS, solve, solve_batch
+
+
+def balanced_value(K, E_W, E_H):
+    """THEORY §1.2: L* = log(1 + (K−1) exp(−(K/(K−1)) sqrt(E_W E_H)))."""
+    return math.log1p((K - 1) * math.exp(-(K / (K - 1)) * math.sqrt(E_W * E_H)))
+
+
+IMB = (100, 100, 10, 10)
+
+# (name, problem, THEORY.md's value, tolerance: 1e-8 unless THEORY gives fewer digits)
+WORKED = [
+    ("fang-balanced-K4", Problem.balanced(4, 10, dim=8, energy=(1, 1)), 0.5826576530618, 1e-9),
+    ("fang-balanced-K4-d3", Problem.balanced(4, 5, dim=3, energy=(1, 1)), 0.5826576530618, 1e-9),
+    ("fang-balanced-K2", Problem.balanced(2, 6, dim=2, energy=(1, 1)), 0.1269280110430, 1e-9),
+    ("fang-balanced-K3", Problem.balanced(3, 5, dim=3, energy=(1, 1)), 0.3689811354013, 1e-9),
+    ("fang-balanced-K10", Problem.balanced(10, 3, dim=9, energy=(1, 1)), 1.3769349204502, 1e-9),
+    ("fang-balanced-K10-E5", Problem.balanced(10, 3, dim=10, energy=(1, 5)), 0.5597815240104, 1e-9),
+    ("fang-imbalanced", Problem.from_counts(IMB, dim=8, energy=(1, 1)), 0.3390530913, 1e-8),
+    ("fang-imbalanced-d2", Problem.from_counts(IMB, dim=2, energy=(1, 1)), 0.3390530913, 1e-8),
+    (
+        "yang-etf-per-sample",
+        Problem.from_counts(IMB, dim=8, energy=(1, 1), classifier="etf", budget="per-sample"),
+        0.5826576530618,
+        1e-9,
+    ),
+    (
+        "etf-class-average",
+        Problem.from_counts(IMB, dim=8, energy=(1, 1), classifier="etf"),
+        0.45361,
+        1e-5,
+    ),
+    (
+        "yang-dr",
+        Problem.from_counts(
+            IMB, dim=8, energy=(1, 1), classifier="etf", loss="dr", budget="per-sample"
+        ),
+        0.0,
+        1e-12,
+    ),
+    (
+        "dang-relu-1e-3",
+        Problem.from_counts(IMB, dim=8, decay=(1e-3, 1e-3), features="relu"),
+        0.13149489177,
+        1e-10,
+    ),
+    (
+        "dang-relu-2e-2",
+        Problem.from_counts(IMB, dim=8, decay=(2e-2, 2e-2), features="relu"),
+        1.11075757,
+        1e-8,
+    ),
+    (
+        "zhu-bias",
+        Problem.balanced(4, 25, dim=8, decay=(5e-3, 5e-3, 5e-3), bias="penalised"),
+        0.348780384918,
+        1e-11,
+    ),
+    ("mse-1e-3", Problem.from_counts(IMB, dim=8, loss="mse", decay=(1e-3, 1e-3)), 0.02588456, 1e-8),
+    ("mse-5e-3", Problem.from_counts(IMB, dim=8, loss="mse", decay=(5e-3, 5e-3)), 0.12062278, 1e-8),
+    (
+        "mse-free-bias",
+        Problem.balanced(4, 25, dim=8, loss="mse", decay=(5e-3, 5e-3), bias="free"),
+        0.07125,
+        1e-11,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "problem", "value", "tol"), WORKED, ids=[w[0] for w in WORKED])
+def test_worked_optima(name, problem, value, tol):
+    restarts = 4 if problem.features == "relu" else 1
+    sol = solve(problem, method="gradient", restarts=restarts)
+    assert sol.converged, sol.message
+    assert sol.residual <= 1e-9
+    assert abs(sol.objective - value) <= tol, (sol.objective, value)
+    assert sol.H.shape == (problem.N, problem.dim)
+
+
+def test_balanced_gram_is_the_etf():
+    for K, E_W, E_H in [(3, 1.0, 1.0), (5, 2.0, 0.5)]:
+        p = Problem.balanced(K, 4, dim=K + 1, energy=(E_W, E_H))
+        sol = solve(p, method="gradient")
+        assert abs(sol.objective - balanced_value(K, E_W, E_H)) < 1e-10
+        assert np.abs(sol.W @ sol.W.T / E_W - etf_gram(K)).max() < 1e-6
+        # h_{k,i} = sqrt(E_H/E_W) w_k for every sample.
+        C = math.sqrt(E_H / E_W)
+        assert np.abs(sol.H - C * sol.W[p.labels]).max() < 1e-6
+
+
+def test_imbalanced_instance_geometry():
+    """THEORY §1.4 at 4 digits: norms, Σ w_k = 0, minority classifiers collapsed."""
+    sol = solve(Problem.from_counts(IMB, dim=8, energy=(1, 1)), method="gradient")
+    w2 = (sol.W**2).sum(1)
+    m2 = (sol.means**2).sum(1)
+    assert np.allclose(w2, [1.7414, 1.7414, 0.2586, 0.2586], atol=1e-4)
+    assert np.allclose(m2, [1.9675, 1.9675, 0.0325, 0.0325], atol=1e-4)
+    assert np.abs(sol.W.sum(0)).max() < 1e-6
+    assert ((sol.W[2] - sol.W[3]) ** 2).sum() < 1e-10
+
+
+SHARED = [
+    Problem.balanced(3, 3, dim=3, energy=(1, 1)),
+    Problem.from_counts((6, 2, 2), dim=3, energy=(1, 2), budget="per-sample"),
+    Problem.from_counts((4, 2, 1), dim=3, classifier="etf", energy=(1, 1)),
+    Problem.from_counts((4, 2, 1), dim=3, loss="mse", decay=(1e-2, 1e-2)),
+    Problem.from_counts((4, 2, 1), dim=3, features="relu", decay=(1e-2, 1e-2)),
+    Problem.from_counts((4, 2, 1), dim=3, features="sphere", classifier="random", energy=(1, 1)),
+    Problem.from_counts((4, 2, 2), dim=3, bias="free", decay=(1e-2, 1e-2)),
+    Problem.balanced(3, 2, dim=3),
+]
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_method_contract(name):
+    """Every registered method honours the Solution contract on the problems it supports."""
+    method = METHODS[name]
+    ran = 0
+    for p in SHARED:
+        if method.supports(p) is not None:
+            assert isinstance(method.supports(p), str) and method.supports(p)
+            continue
+        sol = solve(p, method=name)
+        ran += 1
+        assert sol.status in STATUSES
+        assert sol.method == name
+        assert sol.W.shape == (p.K, p.dim) and sol.H.shape == (p.N, p.dim) and sol.b.shape == (p.K,)
+        assert not sol.converged or sol.residual <= sol.tol
+        b = sol.b if p.bias != "none" else None
+        if p.regime != "unregularised":
+            assert sol.objective == pytest.approx(
+                objective(p, sol.W, sol.H, b), rel=1e-12, abs=1e-14
+            )
+        if sol.lower_bound is not None:
+            assert sol.gap >= -1e-9 * max(1.0, abs(sol.objective))
+        assert sol.seconds >= 0 and sol.iterations >= 0
+    assert ran > 0
+
+
+def test_solve_batch_equals_loop():
+    problems = [Problem.step(2, 2, 2, r, dim=4, energy=(1, 1)) for r in (1, 2, 5)]
+    batch = solve_batch(problems, method="gradient", seed=3)
+    for p, sb in zip(problems, batch):
+        s1 = solve(p, method="gradient", seed=3)
+        assert sb.converged and s1.converged
+        assert abs(sb.objective - s1.objective) < 1e-12
+        assert np.abs(sb.W @ sb.W.T - s1.W @ s1.W.T).max() < 1e-7
+
+
+def test_same_seed_same_bits():
+    p = Problem.from_counts((5, 3, 2), dim=3, energy=(1, 1))
+    a, b = solve(p, method="gradient", seed=7), solve(p, method="gradient", seed=7)
+    assert np.array_equal(a.W, b.W) and np.array_equal(a.H, b.H) and a.objective == b.objective
+    c = solve(p, method="gradient", seed=8)
+    assert not np.array_equal(a.H, c.H)
+
+
+def test_restarts_keep_the_best_and_report_all():
+    p = Problem.from_counts(IMB, dim=8, decay=(1e-3, 1e-3), features="relu")
+    sol = solve(p, method="gradient", restarts=3)
+    assert len(sol.restarts) == 3 and sol.objective == pytest.approx(min(sol.restarts), abs=1e-15)
+
+
+def test_float32_is_honest():
+    p = Problem.from_counts((20, 20, 5, 5), dim=4, energy=(1, 1))
+    s32 = solve(p, method="gradient", dtype="float32", max_iter=3000)
+    s64 = solve(p, method="gradient")
+    assert s32.dtype == "float32"
+    if s32.converged:
+        assert s32.residual <= s32.tol
+    else:
+        assert s32.status in ("max_iter", "inaccurate") and s32.residual > s32.tol
+    assert abs(s32.objective - s64.objective) < 1e-4
+
+
+def test_tight_float32_tolerance_is_never_called_converged():
+    p = Problem.from_counts((20, 20, 5, 5), dim=4, energy=(1, 1))
+    sol = solve(p, method="gradient", dtype="float32", tol=1e-12, max_iter=2000)
+    assert not sol.converged and sol.status in ("max_iter", "inaccurate")
+
+
+def test_unregularised_refused_by_gradient_and_bad_options():
+    with pytest.raises(ValueError, match="infimum at infinity"):
+        solve(Problem.balanced(3, 2, dim=3), method="gradient")
+    p = Problem.balanced(3, 2, dim=3, energy=(1, 1))
+    with pytest.raises(ValueError, match="allowed: cpu, cuda"):
+        solve(p, device="tpu")
+    with pytest.raises(ValueError, match="allowed: float64, float32"):
+        solve(p, dtype="float16")
+    with pytest.raises(ValueError, match="method 'nope' is not known"):
+        solve(p, method="nope")
+    with pytest.raises(ValueError, match="restarts"):
+        solve(p, restarts=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            solve(p, device="cuda")
+
+
+@st.composite
+def counts_strategy(draw, K_max=5, n_max=12):
+    K = draw(st.integers(2, K_max))
+    return tuple(draw(st.lists(st.integers(1, n_max), min_size=K, max_size=K)))
+
+
+@settings(max_examples=8, deadline=None)
+@given(counts_strategy(), st.floats(0.25, 4.0), st.floats(0.25, 4.0), st.integers(0, 3))
+def test_fixed_etf_per_sample_optimum_is_scaled_classifier(counts, E_W, E_H, extra):
+    """Yang et al. 2022 (THEORY §2.2): h_i = sqrt(E_H/E_W) w_{y_i} for every sample, any counts."""
+    K = len(counts)
+    p = Problem.from_counts(
+        counts, dim=K - 1 + extra, classifier="etf", energy=(E_W, E_H), budget="per-sample"
+    )
+    sol = solve(p, method="gradient")
+    assert sol.converged
+    assert np.abs(sol.H - math.sqrt(E_H / E_W) * sol.W[p.labels]).max() < 1e-6
+    assert abs(sol.objective - balanced_value(K, E_W, E_H)) < 1e-9
+
+
+@settings(max_examples=6, deadline=None)
+@given(counts_strategy(K_max=4, n_max=8), st.floats(0.5, 3.0), st.floats(0.5, 3.0))
+def test_within_class_collapse_at_converged_ce_optima(counts, E_W, E_H):
+    p = Problem.from_counts(counts, dim=len(counts), energy=(E_W, E_H))
+    sol = solve(p, method="gradient")
+    assert sol.converged
+    assert lpm.geometry(sol).nc1 <= 1e-8
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    p = Problem.from_counts(IMB, dim=8, energy=(1, 1))
+    gpu, cpu = solve(p, method="gradient", device="cuda"), solve(p, method="gradient")
+    assert gpu.converged and gpu.device.startswith("cuda")
+    assert abs(gpu.objective - cpu.objective) < 1e-9
