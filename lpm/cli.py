@@ -29,6 +29,7 @@ import json
 import math
 import os
 import sys
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -385,12 +386,18 @@ def _report(solution: lpm.Solution, geometry: lpm.GeometryReport | None) -> str:
     return "\n".join(lines)
 
 
+def _width(text: str) -> int:
+    """Columns that ``text`` takes on a terminal (a combining mark, as in h̄, takes none)."""
+    return sum(not unicodedata.combining(ch) for ch in text)
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-    return "\n".join(lines)
+    table = [list(headers), *map(list, rows)]
+    widths = [max(_width(row[i]) for row in table) for i in range(len(headers))]
+    table.insert(1, ["-" * w for w in widths])
+    return "\n".join(
+        "  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths)).rstrip() for row in table
+    )
 
 
 def _range(values: Sequence[float]) -> str:
@@ -674,6 +681,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _attach_negative_values(argv: list[str]) -> list[str]:
+    """Write ``--flag -1,3`` as ``--flag=-1,3``, so that a value that starts with a minus sign
+    (``--counts -1,3``, ``--energy -1,1``) reaches the validation that explains what is allowed
+    instead of being taken for an unknown flag."""
+    out: list[str] = []
+    for token in argv:
+        previous = out[-1] if out else ""
+        if (
+            previous.startswith("--")
+            and "=" not in previous
+            and len(token) > 1
+            and token[0] == "-"
+            and (token[1].isdigit() or token[1] == ".")
+        ):
+            out[-1] = f"{previous}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def _one_line(message: object) -> str:
     return " ".join(str(message).split())
 
@@ -694,10 +721,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         parser = build_parser()
+        argv = _attach_negative_values(sys.argv[1:] if argv is None else list(argv))
         try:
-            args = parser.parse_args(argv)
+            args, unknown = parser.parse_known_args(argv)
         except SystemExit as done:  # --help and --version
             return int(done.code or 0)
+        if unknown:
+            prog = "lpm" if args.command is None else f"lpm {args.command}"
+            raise UsageError(
+                f"unrecognized arguments: {' '.join(unknown)}; run '{prog} --help' for what is "
+                "allowed"
+            )
         if args.command is None:
             raise UsageError(
                 f"a command is required; allowed: {', '.join(COMMANDS)} (see 'lpm --help')"

@@ -1,0 +1,552 @@
+"""The `lpm` command line against its contract (../shared/INTERFACE.md).
+
+Most tests run :func:`lpm.cli.main` in-process; a few run the installed ``lpm`` executable for the
+parts of the contract that only a real process shows (exit status, stderr lines, strict JSON).
+Back-ends written elsewhere (threshold, proofs_check, figures) are replaced by small fakes to test
+the wiring; the real ones are exercised by their own tests (and, for threshold, a slow test here).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import lpm
+from lpm import cli
+from lpm.compare import VARIANTS, variant
+from lpm.problem import Problem
+from lpm.solution import Solution
+
+#: The keys INTERFACE.md promises in ``lpm solve --json`` and in its ``geometry`` object.
+SOLVE_KEYS = (
+    "problem",
+    "method",
+    "device",
+    "dtype",
+    "status",
+    "converged",
+    "objective",
+    "residual",
+    "lower_bound",
+    "gap",
+    "iterations",
+    "seconds",
+    "geometry",
+)
+GEOMETRY_KEYS = (
+    "nc1",
+    "nc2_w",
+    "nc2_m",
+    "nc3",
+    "nc4",
+    "w_norms",
+    "m_norms",
+    "w_gram",
+    "m_gram",
+    "wm_gram",
+    "max_abs_cos_m",
+    "minority_w_separation",
+)
+PROBLEM_KEYS = (
+    "counts",
+    "dim",
+    "loss",
+    "classifier",
+    "features",
+    "bias",
+    "energy",
+    "budget",
+    "decay",
+)
+
+#: THEORY.md §1.2: balanced LPM optimum log(1 + (K−1) exp(−K/(K−1) sqrt(EW EH))).
+L_STAR_K3 = 0.3689811354013
+L_STAR_K4 = 0.5826576530618
+#: THEORY.md §1.4: K = 4, n = (100, 100, 10, 10), EW = EH = 1 (SDP 0.3390530913, ~1e-8 accurate).
+LPM_STEP_OPT = 0.3390530913
+LPM_STEP_W_SQNORMS = (1.7414, 1.7414, 0.2586, 0.2586)
+#: THEORY.md §2.4: fixed ETF under the class-average budget, same counts (5 digits given).
+ETF_CLASS_AVERAGE_OPT = 0.45361
+
+TINY = "--balanced 3:4 --energy 1,1"
+
+
+def strict_loads(text: str):
+    """json.loads that refuses the NaN / Infinity tokens Python would otherwise accept."""
+
+    def refuse(token):
+        raise AssertionError(f"non-strict JSON token {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def run(capsys, command: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = cli.main(shlex.split(command))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def _no_debug(monkeypatch):
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+
+
+# ------------------------------------------------------------------------------- bad inputs
+#: (command line, a fragment the one-line message must contain)
+BAD_INPUTS = [
+    ("solve --counts 3,-1 --energy 1,1", "positive integers"),
+    ("solve --counts -1,3 --energy 1,1", "positive integers"),
+    ("solve --counts 3 --energy 1,1", "K = 2"),
+    ("solve --counts 3,x --energy 1,1", "integer"),
+    ("solve --counts 3,,4 --energy 1,1", "empty"),
+    ("solve --step 2:2:0:5 --energy 1,1", "nB"),
+    ("solve --step 2:2:10 --energy 1,1", "KA:KB:nB:R"),
+    ("solve --step 2:2:10:1.05 --energy 1,1", "integer number of samples"),
+    ("solve --balanced 3 --energy 1,1", "K:n"),
+    ("solve --balanced 3:4.5 --energy 1,1", "integer"),
+    ("solve --long-tail 5:100:0.5 --energy 1,1", "rho"),
+    ("solve --balanced 3:4 --dim 0 --energy 1,1", "dim"),
+    ("solve --balanced 3:4 --energy 1", "EW,EH"),
+    ("solve --balanced 3:4 --energy nan,1", "finite"),
+    ("solve --balanced 3:4 --energy -1,1", "positive"),
+    ("solve --balanced 3:4 --loss dr --classifier learnable --energy 1,1", "fixed classifier"),
+    ("solve --balanced 4:4 --classifier etf --dim 2 --energy 1,1", "K − 1"),
+    ("solve --balanced 3:4 --dtype float16 --energy 1,1", "float64"),
+    ("solve --balanced 3:4 --device tpu --energy 1,1", "cpu"),
+    ("solve --balanced 3:4 --tol -1 --energy 1,1", "(0, 1)"),
+    ("solve --balanced 3:4 --restarts 0 --energy 1,1", "positive"),
+    ("solve --balanced 3:4 --max-iter 0 --energy 1,1", "positive"),
+    ("solve --balanced 3:4 --seed -1 --energy 1,1", "nonnegative"),
+    ("solve --balanced 3:4 --method foo --energy 1,1", "auto"),
+    ("solve --balanced 3:4 --loss hinge --energy 1,1", "mse"),
+    ("solve --balanced 3:4 --budget global --energy 1,1", "per-sample"),
+    ("solve --balanced 3:4 --decay 1e-3", "LW,LH"),
+    ("solve --balanced 3:4 --energy 1,1 --decay 1,1", "exclude"),
+    ("solve --balanced 3:4 --bias penalised --decay 1,1", "LB"),
+    ("solve --balanced 3:4 --counts 4,4,4 --energy 1,1", "exactly one"),
+    ("solve --energy 1,1", "exactly one"),
+    ("solve --balanced 3:4 --energy 1,1 --bogus", "lpm solve --help"),
+    ("solve --balanced 3:4 --energy", "expected one argument"),
+    ("solve --balanced 3:4 --energy 1,1 --save /nonexistent-lpm-dir/x", "does not exist"),
+    ("solve --balanced 3:4 --energy 1,1 --bal 3:4", "unrecognized"),
+    ("compare --step 2:2:10:10 --energy 1,1", "--against"),
+    ("compare --step 2:2:10:10 --energy 1,1 --against foo", "allowed: balanced"),
+    ("compare --balanced 3:4 --energy 1,1 --against balanced", "base problem itself"),
+    ("compare --step 2:2:10:10 --loss dr --classifier etf --energy 1,1 --against learnable", "dr"),
+    ("compare --step 2:2:10:10 --decay 1e-3,1e-3 --against per-sample", "energy"),
+    ("compare --step 2:2:10:10 --energy 1,1 --against etf etf", "twice"),
+    ("threshold --majority 2 --energy 1,1", "--minority"),
+    ("threshold --majority 2 --minority 2 --energy 1", "EW,EH"),
+    ("frobnicate", "solve"),
+    ("", "a command is required"),
+]
+
+
+@pytest.mark.parametrize(("command", "fragment"), BAD_INPUTS, ids=[c for c, _ in BAD_INPUTS])
+def test_bad_input_exits_2_with_one_line(capsys, command, fragment):
+    code, out, err = run(capsys, command)
+    assert code == cli.EXIT_BAD_INPUT
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("lpm: error: ")
+    assert "Traceback" not in err
+    assert fragment in lines[0]
+
+
+def test_bad_input_table_is_large_enough():
+    assert len(BAD_INPUTS) >= 20
+
+
+def test_unregularised_without_a_method_for_it_is_bad_input(capsys):
+    # With neither --energy nor --decay the gradient method refuses (the infimum is at infinity);
+    # once a convex method is registered, auto goes there instead and the solve succeeds.
+    code, out, err = run(capsys, "solve --balanced 3:4 --method gradient")
+    assert code == cli.EXIT_BAD_INPUT
+    assert out == "" and len(err.splitlines()) == 1 and "unregularised" in err
+
+
+# ------------------------------------------------------------------------------- help
+@pytest.mark.parametrize("command", ["", *cli.COMMANDS])
+def test_help_works_everywhere(capsys, command):
+    code, out, err = run(capsys, f"{command} --help")
+    assert code == 0
+    assert out.startswith(f"usage: lpm {command}".rstrip())
+    assert err == ""
+
+
+def test_method_choices_follow_the_registry(capsys):
+    _, out, _ = run(capsys, "solve --help")
+    for name in ("auto", *lpm.METHODS):
+        assert name in out
+
+
+# ------------------------------------------------------------------------------- solve
+def test_solve_json_has_the_contract_keys_and_the_balanced_optimum(capsys):
+    code, out, err = run(capsys, f"solve {TINY} --json")
+    data = strict_loads(out)
+    assert code == cli.EXIT_DONE, err
+    assert all(k in data for k in SOLVE_KEYS)
+    assert all(k in data["geometry"] for k in GEOMETRY_KEYS)
+    assert all(k in data["problem"] for k in PROBLEM_KEYS)
+    assert data["problem"]["counts"] == [4, 4, 4] and data["problem"]["dim"] == 3
+    assert data["converged"] is True and data["status"] == "converged"
+    assert abs(data["objective"] - L_STAR_K3) < 1e-9
+    # W Wᵀ = EW (K/(K−1)) P_K at the balanced optimum (THEORY.md §1.2), compared as a Gram.
+    K = 3
+    etf = K / (K - 1) * (np.eye(K) - np.ones((K, K)) / K)
+    assert np.abs(np.array(data["geometry"]["w_gram"]) - etf).max() < 1e-6
+    assert data["geometry"]["minority_w_separation"] is None
+
+
+def test_solve_step_reproduces_minority_collapse(capsys):
+    code, out, err = run(capsys, "solve --step 2:2:10:10 --energy 1,1 --json")
+    data = strict_loads(out)
+    assert code == cli.EXIT_DONE, err
+    assert data["problem"]["counts"] == [100, 100, 10, 10]
+    # The SDP value is accurate to ~1e-8 (THEORY.md §1.4), hence 1e-7.
+    assert abs(data["objective"] - LPM_STEP_OPT) < 1e-7
+    w_sq = np.square(data["geometry"]["w_norms"])
+    assert np.abs(w_sq - LPM_STEP_W_SQNORMS).max() < 1e-4
+    assert data["geometry"]["minority_w_separation"] < 1e-6
+
+
+def test_solve_human_report(capsys):
+    code, out, err = run(capsys, f"solve {TINY}")
+    assert code == cli.EXIT_DONE and err == ""
+    assert out.startswith("problem    K=3 N=12 d=3")
+    assert "converged" in out
+    objective = float(out.split("objective")[1].split()[0])
+    assert abs(objective - L_STAR_K3) < 1e-9
+    assert "‖w_k‖" in out and "nc1" in out
+    assert "NOT CONVERGED" not in out
+
+
+def test_unconverged_solve_exits_3_and_still_reports(capsys):
+    code, out, _ = run(capsys, f"solve {TINY} --max-iter 1 --json")
+    data = strict_loads(out)
+    assert code == cli.EXIT_NOT_CONVERGED
+    assert data["converged"] is False and data["status"] == "max_iter"
+    code, out, _ = run(capsys, f"solve {TINY} --max-iter 1")
+    assert code == cli.EXIT_NOT_CONVERGED
+    assert "NOT CONVERGED" in out
+
+
+def test_solver_flags_reach_solve(capsys, monkeypatch):
+    seen = []
+    real = lpm.solve
+
+    def spy(problem, **options):
+        seen.append(options)
+        return real(problem, **options)
+
+    monkeypatch.setattr(lpm, "solve", spy)
+    run(capsys, f"solve {TINY}")
+    # Unset flags are not passed, so that solve keeps its own defaults (4 restarts for ReLU).
+    assert seen[-1] == {"method": "auto", "device": "cpu", "dtype": "float64", "seed": 0}
+    run(capsys, f"solve {TINY} --dtype float32 --seed 3 --tol 1e-4 --max-iter 50 --restarts 2")
+    assert seen[-1] == {
+        "method": "auto",
+        "device": "cpu",
+        "dtype": "float32",
+        "seed": 3,
+        "tol": 1e-4,
+        "max_iter": 50,
+        "restarts": 2,
+    }
+
+
+def test_json_is_strict_when_numbers_are_not_finite(capsys, monkeypatch):
+    # A failed solve at W = H = 0 with a nan objective: geometry has no NC2/NC3 there (nan), and
+    # the JSON must say null, never NaN.
+    def failed(problem, **options):
+        K, d = problem.K, problem.dim
+        return Solution(
+            problem=problem,
+            W=np.zeros((K, d)),
+            H=np.zeros((problem.N, d)),
+            b=np.zeros(K),
+            objective=math.nan,
+            residual=math.inf,
+            status="failed",
+            method="gradient",
+            message="diverged",
+        )
+
+    monkeypatch.setattr(lpm, "solve", failed)
+    code, out, _ = run(capsys, f"solve {TINY} --json")
+    data = strict_loads(out)
+    assert code == cli.EXIT_NOT_CONVERGED
+    assert data["objective"] is None and data["residual"] is None
+    assert data["geometry"]["nc2_w"] is None and data["geometry"]["nc3"] is None
+    code, out, _ = run(capsys, f"solve {TINY}")
+    assert code == cli.EXIT_NOT_CONVERGED and "NOT CONVERGED: diverged" in out
+
+
+def test_save_writes_a_loadable_solution(capsys, tmp_path):
+    target = tmp_path / "tiny"
+    code, out, _ = run(capsys, f"solve {TINY} --json --save {target}")
+    data = strict_loads(out)
+    assert code == cli.EXIT_DONE
+    assert data["saved"] == [str(target.with_suffix(".npz")), str(target.with_suffix(".json"))]
+    back = lpm.load(target)
+    assert back.objective == data["objective"]
+    assert back.problem == Problem.balanced(3, 4, energy=(1.0, 1.0))
+
+
+# ------------------------------------------------------------------------------- errors
+def test_internal_error_is_one_line_exit_1(capsys, monkeypatch):
+    def broken(problem, **options):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(lpm, "solve", broken)
+    code, out, err = run(capsys, f"solve {TINY}")
+    assert code == cli.EXIT_INTERNAL and out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith("lpm: internal error: RuntimeError: boom second line")
+    monkeypatch.setenv(cli.DEBUG_ENV, "1")
+    with pytest.raises(RuntimeError, match="boom"):
+        cli.main(shlex.split(f"solve {TINY}"))
+
+
+# ------------------------------------------------------------------------------- problems
+def test_problem_flags_as_strings_or_values_give_the_same_problem():
+    strings = cli.problem_from_flags(
+        {"step": "2:2:10:10", "energy": "1,2", "classifier": "etf", "dim": "5"}
+    )
+    values = cli.problem_from_flags(
+        {"step": [2, 2, 10, 10], "energy": (1.0, 2.0), "classifier": "etf", "dim": 5}
+    )
+    assert (
+        strings == values == Problem.step(2, 2, 10, 10, dim=5, energy=(1.0, 2.0), classifier="etf")
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (
+            {"counts": "5,3,2", "decay": "1e-3,2e-3"},
+            Problem.from_counts((5, 3, 2), decay=(1e-3, 2e-3)),
+        ),
+        ({"balanced": "4:6", "energy": "1,1"}, Problem.balanced(4, 6, energy=(1.0, 1.0))),
+        (
+            {"long_tail": "5:100:10", "energy": "1,1"},
+            Problem.long_tail(5, 100, 10.0, energy=(1.0, 1.0)),
+        ),
+        (
+            {"counts": "4,4", "decay": "1,2,3", "bias": "penalised", "classifier_seed": "7"},
+            Problem.from_counts((4, 4), decay=(1.0, 2.0, 3.0), bias="penalised", classifier_seed=7),
+        ),
+    ],
+)
+def test_each_count_form(flags, expected):
+    assert cli.problem_from_flags(flags) == expected
+
+
+# ------------------------------------------------------------------------------- compare
+def test_variants_change_one_thing():
+    p = Problem.step(2, 2, 10, 10, dim=6, energy=(1.0, 2.0), classifier_seed=3)
+    for name in VARIANTS:
+        if name in ("balanced", "learnable", "ce", "free", "class-average", "dr"):
+            continue
+        q = variant(p, name)
+        changed = {k for k, v in p.to_dict().items() if q.to_dict()[k] != v}
+        assert len(changed) == 1, (name, changed)
+    balanced = variant(p, "balanced")
+    assert balanced.counts == (55,) * 4 and balanced.dim == 6 and balanced.energy == (1.0, 2.0)
+    # N/K = 3.5 is rounded (to even): N changes from 7 to 8, as documented.
+    assert variant(Problem.from_counts((3, 4), energy=(1.0, 1.0)), "balanced").counts == (4, 4)
+    with pytest.raises(ValueError, match="base problem itself"):
+        variant(p, "learnable")
+    with pytest.raises(ValueError, match="variant 'dr': loss 'dr' needs a fixed classifier"):
+        variant(p, "dr")
+
+
+def test_compare_balanced_against_imbalanced(capsys):
+    code, out, err = run(
+        capsys, "compare --step 2:2:10:10 --energy 1,1 --against balanced etf --json"
+    )
+    rows = strict_loads(out)
+    assert code == cli.EXIT_DONE, err
+    assert [r["label"] for r in rows] == ["base", "balanced", "etf"]
+    for r in rows:
+        assert all(k in r for k in SOLVE_KEYS) and r["converged"] is True
+    base, balanced, etf = rows
+    assert balanced["problem"]["counts"] == [55, 55, 55, 55]
+    assert etf["problem"]["classifier"] == "etf"
+    assert abs(base["objective"] - LPM_STEP_OPT) < 1e-7
+    assert abs(balanced["objective"] - L_STAR_K4) < 1e-9
+    assert abs(etf["objective"] - ETF_CLASS_AVERAGE_OPT) < 1e-5
+    # Minority collapse on classes 3, 4 of the base; the balanced optimum keeps them apart by the
+    # ETF distance 2K/(K−1)·EW = 8/3 (THEORY.md §1.5: D_w at R = 1), measured on the same classes.
+    assert base["geometry"]["minority_w_separation"] < 1e-6
+    assert abs(balanced["geometry"]["minority_w_separation"] - 8 / 3) < 1e-6
+
+
+def test_compare_table(capsys):
+    code, out, err = run(capsys, "compare --counts 10,10,1,1 --energy 1,1 --against balanced")
+    assert code == cli.EXIT_DONE, err
+    header, _rule, *rest = out.splitlines()
+    for column in ("label", "status", "objective", "gap", "nc1", "nc2_w", "nc2_m", "‖w‖ range"):
+        assert column in header
+    assert rest[0].startswith("base ") and rest[1].startswith("balanced ")
+    # N/K = 5.5 rounds to 6, so N moves from 22 to 24 (documented in lpm.compare).
+    assert "balanced: K=4 N=24" in out and "counts=[6, 6, 6, 6]" in out
+
+
+def test_compare_exits_3_when_a_row_does_not_converge(capsys):
+    code, out, _ = run(
+        capsys, "compare --counts 10,10,1,1 --energy 1,1 --against balanced --max-iter 1 --json"
+    )
+    assert code == cli.EXIT_NOT_CONVERGED
+    assert [r["converged"] for r in strict_loads(out)] == [False, False]
+
+
+# ------------------------------------------------------------------------------- back-ends
+class _Result:
+    def __init__(self, data, **attrs):
+        self._data = data
+        self.__dict__.update(attrs)
+
+    def to_dict(self):
+        return self._data
+
+
+def _fake_module(monkeypatch, name, **attrs):
+    module = types.ModuleType(name)
+    module.__dict__.update(attrs)
+    monkeypatch.setitem(sys.modules, name, module)
+    return module
+
+
+def test_threshold_wiring(capsys, monkeypatch):
+    calls = []
+    data = {"threshold": 3.41, "bracket": [3.40, 3.42], "evaluations": 12, "seconds": 1.5}
+
+    def find(majority, minority, energy, **kwargs):
+        calls.append((majority, minority, energy, kwargs))
+        return _Result(data)
+
+    _fake_module(monkeypatch, "lpm.threshold", minority_collapse_threshold=find)
+    code, out, err = run(capsys, "threshold --majority 2 --minority 3 --energy 1,5 --dim 8 --json")
+    assert code == cli.EXIT_DONE, err
+    assert strict_loads(out) == data
+    assert calls == [(2, 3, (1.0, 5.0), {"dim": 8, "rtol": 1e-3})]
+    code, out, _ = run(capsys, "threshold --majority 2 --minority 2 --energy 1,1 --rtol 0.01")
+    assert code == cli.EXIT_DONE and "R0 = 3.41" in out
+    assert calls[-1][3] == {"rtol": 0.01}
+
+
+def test_check_wiring(capsys, monkeypatch):
+    state = {"passed": True}
+
+    def run_checks(quick, only, progress):
+        progress(_Result({"id": "fang-balanced", "passed": state["passed"]}))
+        report = {"passed": state["passed"], "seconds": 0.1, "checks": [], "only": only}
+        return _Result(report, passed=state["passed"], table=lambda: f"table quick={quick}")
+
+    _fake_module(monkeypatch, "proofs_check", run_checks=run_checks)
+    code, out, err = run(capsys, "check --json --only a b")
+    assert code == cli.EXIT_DONE
+    assert strict_loads(out)["only"] == ["a", "b"]  # stdout is clean JSON; progress on stderr
+    assert err == "fang-balanced: passed\n"
+    state["passed"] = False
+    code, out, err = run(capsys, "check --quick")
+    assert code == 1 and out == "table quick=True\n" and "FAILED" in err
+
+
+def test_figures_wiring(capsys, monkeypatch, tmp_path):
+    calls = []
+
+    def build(names, quick, progress, out=None):
+        calls.append((names, quick, out))
+        return [tmp_path / "a.png", tmp_path / "a.pdf"]
+
+    _fake_module(monkeypatch, "figures", build=build)
+    code, out, _ = run(capsys, f"figures --quick --out {tmp_path} --only a")
+    assert code == cli.EXIT_DONE
+    assert out.splitlines() == [str(tmp_path / "a.png"), str(tmp_path / "a.pdf")]
+    assert calls == [(["a"], True, tmp_path)]
+
+
+@pytest.mark.parametrize(
+    "command", ["figures", "check", "threshold --majority 2 --minority 2 --energy 1,1"]
+)
+def test_missing_back_end_is_one_line_exit_1(capsys, monkeypatch, command):
+    for name in ("figures", "proofs_check", "lpm.threshold"):
+        monkeypatch.setitem(sys.modules, name, None)  # makes the import fail
+    code, out, err = run(capsys, command)
+    assert code == cli.EXIT_INTERNAL and out == ""
+    assert len(err.splitlines()) == 1 and err.startswith("lpm: internal error: ")
+    assert "not installed" in err
+
+
+@pytest.mark.slow
+def test_threshold_of_the_worked_instance(capsys):
+    pytest.importorskip("lpm.threshold")
+    code, out, err = run(capsys, "threshold --majority 2 --minority 2 --energy 1,1 --json")
+    data = strict_loads(out)
+    assert code == cli.EXIT_DONE, err
+    # THEORY.md §1.5: R0 ≈ 3.41, reproducible to about 2% (solver accuracy near R0).
+    assert abs(data["threshold"] - 3.41) < 0.02 * 3.41
+    assert data["bracket"][0] <= data["threshold"] <= data["bracket"][1]
+
+
+@pytest.mark.slow
+def test_issue_example_converges(capsys):
+    code, out, err = run(capsys, "solve --step 3:3:10:10 --energy 1,1 --json")
+    data = strict_loads(out)
+    assert code == cli.EXIT_DONE, err
+    assert data["converged"] is True
+    assert data["gap"] is None or data["certified"] is True
+
+
+# ------------------------------------------------------------------------------- the executable
+def _executable() -> list[str]:
+    found = shutil.which("lpm")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "import sys; from lpm.cli import main; sys.exit(main())"]
+
+
+def _process(arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*_executable(), *shlex.split(arguments)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != cli.DEBUG_ENV},
+    )
+
+
+def test_executable_json_contract():
+    done = _process(f"solve {TINY} --json")
+    assert done.returncode == 0, done.stderr
+    data = strict_loads(done.stdout)
+    assert all(k in data for k in SOLVE_KEYS)
+    assert all(k in data["geometry"] for k in GEOMETRY_KEYS)
+
+
+def test_executable_bad_input_contract():
+    done = _process("solve --counts 3,-1 --energy 1,1")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith("lpm: error: ") and "Traceback" not in done.stderr
+
+
+def test_executable_usage_error_contract():
+    done = _process("solve --balanced 3:4 --dtype float16")
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and "float64" in done.stderr
