@@ -1015,7 +1015,12 @@ def mse_ufm(problem: Problem) -> Prediction:
             z=z,
             thresholds=n / (N * N),
         )
-    _need_balanced(name + " with a free bias", problem)
+    _need(
+        name,
+        problem.is_balanced,
+        "balanced counts with a free bias",
+        f"counts {list(problem.counts)}",
+    )
     n0 = n[0]
     factor = max(1.0 - K * math.sqrt(n0) * root, 0.0)
     z = math.sqrt(n0) * factor
