@@ -315,6 +315,55 @@ def test_perturbed_prediction_is_caught(case):
     assert _disagreement(bent, sol)[1] >= GRAM_TOL
 
 
+#: (model, factor of the threshold, restarts): the solver must see class k alive below its
+#: collapse threshold and exactly 0 above it. ReLU needs restarts below the threshold: its
+#: boundary stationary points with the minority dead (THEORY §3, §8.7) trap most random starts
+#: there (at 0.9τ all of 32 starts were trapped; at 0.8τ one of 16 escapes).
+THRESHOLD_CASES = [
+    ("mse", 0.9, 1),
+    ("mse", 1.1, 1),
+    ("zhu", 0.9, 1),
+    ("zhu", 1.1, 1),
+    ("relu", 0.8, 16),
+    ("relu", 1.1, 4),
+]
+
+
+@pytest.mark.parametrize(("model", "factor", "restarts"), THRESHOLD_CASES)
+def test_collapse_threshold_against_solver(model, factor, restarts):
+    counts, k = (12, 6, 3, 3), 3
+    if model == "mse":
+        lam = math.sqrt(factor * T.mse_collapse_threshold(counts, k))
+        p = Problem.from_counts(counts, dim=4, loss="mse", decay=(lam, lam))
+    elif model == "relu":
+        lam = math.sqrt(factor * T.relu_collapse_threshold(counts, k))
+        p = Problem.from_counts(counts, dim=4, features="relu", decay=(lam, lam))
+    else:
+        counts, k = (4, 4, 4), 0
+        lam = math.sqrt(factor * T.zhu_collapse_threshold(4, 3))
+        p = Problem.balanced(3, 4, dim=2, decay=(lam, lam))
+    sol = lpm.solve(p, method="gradient", restarts=restarts, certify=False)
+    assert sol.converged
+    pred = T.predict(p)
+    norm = float(np.linalg.norm(sol.means[k]))
+    if factor < 1:
+        assert pred.m_norms[k] > 0.1
+        assert abs(norm - pred.m_norms[k]) < GRAM_TOL
+        assert abs(sol.objective - pred.objective) < OBJ_TOL
+    else:
+        assert pred.m_norms[k] == 0.0
+        assert norm < 1e-6
+
+
+@pytest.mark.slow
+def test_dot_regression_class_average_budget():
+    """DR under the class-average budget keeps the per-sample minimiser (about 20 s to solve)."""
+    p = Problem.from_counts((6, 3, 2), dim=2, classifier="etf", loss="dr", energy=(2.0, 0.7))
+    sol = lpm.solve(p, method="gradient", certify=False)
+    assert sol.converged and sol.objective < 1e-12
+    assert _gram_error(T.dot_regression(p), sol.W, sol.means) < DR_GRAM_TOL
+
+
 @pytest.mark.parametrize("case", sorted(DR_CASES))
 def test_dot_regression_agrees_with_gradient_solver(case):
     sol = _solved(case)
@@ -527,6 +576,8 @@ CLOSED_FORM_CASES = [
     Problem.from_counts((100, 100, 10, 10), dim=8, features="relu", decay=(1e-3, 1e-3)),
     Problem.balanced(4, 25, dim=4, loss="mse", decay=(5e-3, 5e-3), bias="free"),
     Problem.balanced(3, 10, dim=2, decay=(0.2, 0.1)),  # Zhu, collapsed to 0
+    Problem.balanced(4, 25, dim=1, decay=(0.1, 0.1), bias="free"),  # collapsed, d < K − 1
+    Problem.from_counts((100, 100, 10, 10), dim=2, features="relu", decay=(2e-2, 2e-2)),
 ]
 
 
