@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 import lpm
-from lpm import compare as compare_module
+from lpm.compare import VARIANTS, compare, compare_geometry
 from lpm.problem import BIASES, BUDGETS, CLASSIFIERS, FEATURES, LOSSES, Problem
 
 __all__ = [
@@ -456,6 +456,9 @@ def _progress(item: Any) -> None:
             name = data.get("id", data.get("name", "?"))
             verdict = {True: "passed", False: "FAILED"}.get(data.get("passed"), "done")
             line = f"{name}: {verdict}"
+            if data.get("tolerance") is not None:
+                line += f" (max error {_num(data.get('max_error'), '.3g')}, "
+                line += f"tolerance {_num(data['tolerance'], '.3g')})"
         else:
             line = str(item)
     print(" ".join(line.split()), file=sys.stderr, flush=True)
@@ -498,8 +501,8 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     problem = problem_from_flags(vars(args))
     against = [name for value in args.against for name in value.split(",") if name]
-    rows = compare_module.compare(problem, against, **_solve_options(args))
-    reports = compare_module.compare_geometry(rows)
+    rows = compare(problem, against, **_solve_options(args))
+    reports = compare_geometry(rows)
     if args.json:
         _print_json(
             [{"label": label, **_solve_object(sol, g)} for (label, _, sol), g in zip(rows, reports)]
@@ -507,6 +510,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     else:
         print(_compare_table(rows, reports))
     return max(_exit_code(sol) for _, _, sol in rows)
+
+
+class _Unavailable(Exception):
+    """A subcommand's back-end is missing (exit 1, one line)."""
 
 
 def _backend(module: str, attribute: str, command: str) -> Callable:
@@ -518,10 +525,6 @@ def _backend(module: str, attribute: str, command: str) -> Callable:
     if found is None:
         raise _Unavailable(f"'lpm {command}' needs {module}.{attribute}, which is not installed")
     return found
-
-
-class _Unavailable(Exception):
-    """A subcommand's back-end is missing (exit 1, one line)."""
 
 
 def _cmd_threshold(args: argparse.Namespace) -> int:
@@ -619,10 +622,10 @@ def build_parser() -> argparse.ArgumentParser:
         "compare",
         help="a problem and its variants side by side",
         description=(
-            "Solve a problem and one or more variants of it side by side. Variants: "
-            + "; ".join(f"{k}: {v}" for k, v in compare_module.VARIANTS.items())
-            + ". Minority separation is measured on the base problem's minority classes in every "
-            "row."
+            "Solve a problem and one or more variants of it side by side (the same solver options\n"
+            "for every row). Minority separation is measured on the base problem's minority\n"
+            "classes in every row. Variants:\n"
+            + "\n".join(f"  {k:<14}{v}" for k, v in VARIANTS.items())
         ),
         formatter_class=formatter,
         allow_abbrev=False,
@@ -634,7 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         required=True,
         metavar="VARIANT",
-        help=f"one or more of: {', '.join(compare_module.VARIANTS)} (space or comma separated)",
+        help=f"one or more of: {', '.join(VARIANTS)} (space or comma separated)",
     )
     cmp.add_argument("--json", action="store_true", help="a JSON list of solve objects")
     cmp.set_defaults(run=_cmd_compare)

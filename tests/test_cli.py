@@ -452,7 +452,8 @@ def test_check_wiring(capsys, monkeypatch):
     state = {"passed": True}
 
     def run_checks(quick, only, progress):
-        progress(_Result({"id": "fang-balanced", "passed": state["passed"]}))
+        row = {"id": "fang-balanced", "passed": state["passed"], "max_error": 1e-9}
+        progress(_Result({**row, "tolerance": 1e-6}))
         report = {"passed": state["passed"], "seconds": 0.1, "checks": [], "only": only}
         return _Result(report, passed=state["passed"], table=lambda: f"table quick={quick}")
 
@@ -460,7 +461,7 @@ def test_check_wiring(capsys, monkeypatch):
     code, out, err = run(capsys, "check --json --only a b")
     assert code == cli.EXIT_DONE
     assert strict_loads(out)["only"] == ["a", "b"]  # stdout is clean JSON; progress on stderr
-    assert err == "fang-balanced: passed\n"
+    assert err == "fang-balanced: passed (max error 1e-09, tolerance 1e-06)\n"
     state["passed"] = False
     code, out, err = run(capsys, "check --quick")
     assert code == 1 and out == "table quick=True\n" and "FAILED" in err
