@@ -156,7 +156,7 @@ def loss_and_dlogits(Z: torch.Tensor, data: ObjectiveData) -> tuple[torch.Tensor
     if data.loss == "ce":
         lse = torch.logsumexp(Z, dim=-1)
         losses = lse - z_true
-        dl = torch.softmax(Z, dim=-1)
+        dl = torch.exp(Z - lse.unsqueeze(-1))  # softmax, reusing the log-sum-exp
         dl.scatter_add_(-1, labels, -torch.ones_like(labels, dtype=Z.dtype))
     elif data.loss == "mse":
         dl = Z.clone()

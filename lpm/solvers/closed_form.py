@@ -37,15 +37,15 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
 
 from lpm.classifiers import classifier_matrix
-from lpm.constraints import feasible_set, violation
-from lpm.objective import objective, objective_data
+from lpm.constraints import violation
+from lpm.objective import objective
 from lpm.problem import Problem
 from lpm.solution import Solution
 from lpm.solvers import Method, SolveOptions
+from lpm.solvers.gradient import residual as kkt_residual
 from lpm.theory import RANK_RTOL, Prediction, predict
 from lpm.tolerances import default_tol
 
@@ -140,24 +140,6 @@ def _supports(problem: Problem) -> str | None:
     return None
 
 
-def _kkt_residual(
-    problem: Problem, W: NDArray[np.float64], H: NDArray[np.float64], b: NDArray[np.float64]
-) -> float:
-    """The projected-gradient residual of :mod:`lpm.solvers.gradient` at (W, H, b), in float64."""
-    from lpm.solvers.gradient import _dot, _Objective
-
-    data = objective_data([problem])
-    fs = feasible_set([problem])
-    fun = _Objective(data, fs)
-    U = torch.as_tensor(H)[None] / fs.scale[0][:, None]
-    Wt = None if problem.fixed_classifier else torch.as_tensor(W)[None]
-    bt = None if problem.bias == "none" else torch.as_tensor(b)[None]
-    x = (Wt, U, bt)
-    f, g = fun(x)
-    G = fun.mapping(x, g)
-    return float(torch.sqrt(_dot(G, G))[0] / torch.clamp(f.abs(), min=1.0)[0])
-
-
 def _svm_residual(
     problem: Problem, prediction: Prediction, W: NDArray[np.float64], H: NDArray[np.float64]
 ) -> float:
@@ -191,7 +173,7 @@ def _solve_one(problem: Problem, options: SolveOptions) -> Solution:
             residual = math.inf
             what += "; the dual certificate failed for these counts, so it is not proved"
     else:
-        residual = _kkt_residual(problem, W, H, b)
+        residual = kkt_residual(problem, W, H, b)
         lower_bound = prediction.objective
         what = "closed-form global optimum"
     if residual <= tol:

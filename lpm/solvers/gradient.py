@@ -35,7 +35,7 @@ from lpm.objective import ObjectiveData, objective, objective_data, value_and_gr
 from lpm.problem import Problem
 from lpm.solution import Solution
 
-__all__ = ["spg"]
+__all__ = ["residual", "spg"]
 
 _MEMORY = 10  # nonmonotone window M
 _GAMMA = 1e-4  # sufficient decrease
@@ -133,6 +133,42 @@ class _Objective:
         GW = None if W is None else W - self.fs.project_W(W - gW)
         GU = self.fs.tangent_U(U, gU) if self.fs.kind == "sphere" else U - self.fs.project_U(U - gU)
         return (GW, GU, gb)
+
+
+def residual(
+    problem: Problem,
+    W: np.ndarray | None,
+    H: np.ndarray,
+    b: np.ndarray | None = None,
+) -> float:
+    """The optimality residual r(x) of the module docstring at one point, in float64.
+
+    Parameters
+    ----------
+    W : ndarray, shape=[K, d] or None
+        Ignored for a fixed classifier.
+    H : ndarray, shape=[N, d]
+    b : ndarray, shape=[K] or None
+        Used when the problem has a bias.
+
+    The point should be feasible (the residual of an infeasible point measures its distance to
+    the projection as well). Every method that reports a residual comparable with the gradient
+    method's calls this function.
+    """
+    data = objective_data([problem])
+    fs = feasible_set([problem])
+    fun = _Objective(data, fs)
+    U = torch.as_tensor(np.asarray(H, dtype=np.float64))[None] / fs.scale[0][:, None]
+    Wt = (
+        None if problem.fixed_classifier else torch.as_tensor(np.asarray(W, dtype=np.float64))[None]
+    )
+    bt = None
+    if problem.bias != "none":
+        bt = torch.as_tensor(np.asarray(b, dtype=np.float64).reshape(problem.K))[None]
+    x = (Wt, U, bt)
+    f, g = fun(x)
+    G = fun.mapping(x, g)
+    return float(torch.sqrt(_dot(G, G))[0] / torch.clamp(f.abs(), min=1.0)[0])
 
 
 def _where(mask: torch.Tensor, new, old):
