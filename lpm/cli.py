@@ -530,23 +530,31 @@ def _backend(module: str, attribute: str, command: str) -> Callable:
 def _cmd_threshold(args: argparse.Namespace) -> int:
     parts = _parts("energy", args.energy, ",", ["EW", "EH"])
     energy = tuple(_float("energy", n, v) for n, v in zip(("EW", "EH"), parts))
-    kwargs: dict[str, Any] = {"rtol": args.rtol}
-    if args.dim is not None:
-        kwargs["dim"] = args.dim
+    kwargs: dict[str, Any] = {"rtol": args.rtol, "progress": _progress}
+    for key in ("dim", "method"):
+        if getattr(args, key) is not None:
+            kwargs[key] = getattr(args, key)
     find = _backend("lpm.threshold", "minority_collapse_threshold", "threshold")
-    result = find(args.majority, args.minority, energy, **kwargs)
-    data = result.to_dict()
+    data = find(args.majority, args.minority, energy, **kwargs).to_dict()
+    # Every solve of the bisection must have converged and, where it says so, been certified.
+    honest = data.get("converged", True) is not False and data.get("certified", True) is not False
     if args.json:
         _print_json(data)
     else:
         lo, hi = data["bracket"]
-        print(
-            f"minority-collapse threshold R0 = {_num(data['threshold'], '.6g')} for "
-            f"KA = {args.majority}, KB = {args.minority}, EW,EH = {energy[0]:g},{energy[1]:g}\n"
-            f"bracket    [{_num(lo, '.6g')}, {_num(hi, '.6g')}]\n"
-            f"evaluations {data['evaluations']} in {_num(data['seconds'], '.3g')} s"
-        )
-    return EXIT_DONE if data.get("converged", True) is not False else EXIT_NOT_CONVERGED
+        lines = [
+            f"threshold  R0 = {_num(data['threshold'], '.6g')} for KA = {args.majority}, "
+            f"KB = {args.minority}, EW,EH = {energy[0]:g},{energy[1]:g}",
+            f"bracket    [{_num(lo, '.6g')}, {_num(hi, '.6g')}]",
+            f"solves     {data['evaluations']} in {_num(data['seconds'], '.3g')} s",
+        ]
+        if not honest:
+            lines.append(
+                "NOT CERTIFIED: a solve of the bisection did not converge or was not certified; "
+                "the threshold may be off."
+            )
+        print("\n".join(lines))
+    return EXIT_DONE if honest else EXIT_NOT_CONVERGED
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -656,6 +664,11 @@ def build_parser() -> argparse.ArgumentParser:
     thr.add_argument("--energy", required=True, metavar="EW,EH", help="layer-peeled budgets")
     thr.add_argument("--dim", type=int, metavar="d", help="feature dimension")
     thr.add_argument("--rtol", type=float, default=1e-3, help="relative width of the bracket")
+    thr.add_argument(
+        "--method",
+        choices=tuple(lpm.METHODS),
+        help="solution method of each solve (default: the SDP, 'convex', where registered)",
+    )
     thr.add_argument("--json", action="store_true", help="one JSON object on stdout")
     thr.set_defaults(run=_cmd_threshold)
 

@@ -3,7 +3,7 @@
 Most tests run :func:`lpm.cli.main` in-process; a few run the installed ``lpm`` executable for the
 parts of the contract that only a real process shows (exit status, stderr lines, strict JSON).
 Back-ends written elsewhere (threshold, proofs_check, figures) are replaced by small fakes to test
-the wiring; the real ones are exercised by their own tests (and, for threshold, a slow test here).
+the wiring; the real ones by their own tests (and threshold, when present, by one worked instance here).
 """
 
 from __future__ import annotations
@@ -434,18 +434,25 @@ def test_threshold_wiring(capsys, monkeypatch):
     calls = []
     data = {"threshold": 3.41, "bracket": [3.40, 3.42], "evaluations": 12, "seconds": 1.5}
 
-    def find(majority, minority, energy, **kwargs):
+    def find(majority, minority, energy, *, progress, **kwargs):
         calls.append((majority, minority, energy, kwargs))
+        progress("R = 2: separation 0.6")
         return _Result(data)
 
     _fake_module(monkeypatch, "lpm.threshold", minority_collapse_threshold=find)
     code, out, err = run(capsys, "threshold --majority 2 --minority 3 --energy 1,5 --dim 8 --json")
     assert code == cli.EXIT_DONE, err
     assert strict_loads(out) == data
+    assert err == "R = 2: separation 0.6\n"  # progress on stderr, stdout stays JSON
     assert calls == [(2, 3, (1.0, 5.0), {"dim": 8, "rtol": 1e-3})]
-    code, out, _ = run(capsys, "threshold --majority 2 --minority 2 --energy 1,1 --rtol 0.01")
+    code, out, _ = run(
+        capsys, "threshold --majority 2 --minority 2 --energy 1,1 --rtol 0.01 --method gradient"
+    )
     assert code == cli.EXIT_DONE and "R0 = 3.41" in out
-    assert calls[-1][3] == {"rtol": 0.01}
+    assert calls[-1][3] == {"rtol": 0.01, "method": "gradient"}
+    data["certified"] = False  # one solve of the bisection was not certified
+    code, out, _ = run(capsys, "threshold --majority 2 --minority 2 --energy 1,1")
+    assert code == cli.EXIT_NOT_CONVERGED and "NOT CERTIFIED" in out
 
 
 def test_check_wiring(capsys, monkeypatch):
@@ -493,7 +500,6 @@ def test_missing_back_end_is_one_line_exit_1(capsys, monkeypatch, command):
     assert "not installed" in err
 
 
-@pytest.mark.slow
 def test_threshold_of_the_worked_instance(capsys):
     pytest.importorskip("lpm.threshold")
     code, out, err = run(capsys, "threshold --majority 2 --minority 2 --energy 1,1 --json")
@@ -504,7 +510,6 @@ def test_threshold_of_the_worked_instance(capsys):
     assert data["bracket"][0] <= data["threshold"] <= data["bracket"][1]
 
 
-@pytest.mark.slow
 def test_issue_example_converges(capsys):
     code, out, err = run(capsys, "solve --step 3:3:10:10 --energy 1,1 --json")
     data = strict_loads(out)
