@@ -3,7 +3,8 @@
 Most tests run :func:`lpm.cli.main` in-process; a few run the installed ``lpm`` executable for the
 parts of the contract that only a real process shows (exit status, stderr lines, strict JSON).
 Back-ends written elsewhere (threshold, proofs_check, figures) are replaced by small fakes to test
-the wiring; the real ones by their own tests (and threshold, when present, by one worked instance here).
+the wiring; the real ones by their own tests (and threshold, when present, by one worked instance
+here).
 """
 
 from __future__ import annotations
