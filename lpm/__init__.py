@@ -22,6 +22,7 @@ References are given where each formula lives; ../shared/THEORY.md collects them
 """
 
 from lpm.classifiers import etf_gram, random_classifier, simplex_etf
+from lpm.compare import compare
 from lpm.geometry import GeometryReport, geometry, measure
 from lpm.objective import objective
 from lpm.problem import Problem
@@ -33,6 +34,7 @@ __all__ = [
     "GeometryReport",
     "Problem",
     "Solution",
+    "compare",
     "etf_gram",
     "geometry",
     "load",

@@ -162,8 +162,15 @@ class Problem:
             raise ValueError(
                 f"a bias decay LB > 0 applies only with bias 'penalised', not {self.bias!r}"
             )
+        if self.budget == "per-sample" and self.energy is None:
+            raise ValueError(
+                "budget 'per-sample' applies only with energy EW,EH; under decay or neither "
+                "there is no feature budget"
+            )
         if isinstance(self.classifier_seed, bool) or int(self.classifier_seed) < 0:
-            raise ValueError(f"seed must be a nonnegative integer, got {self.classifier_seed!r}")
+            raise ValueError(
+                f"classifier seed must be a nonnegative integer, got {self.classifier_seed!r}"
+            )
         labels = np.repeat(np.arange(len(clean), dtype=np.int64), clean)
         labels.setflags(write=False)
         object.__setattr__(self, "_labels", labels)

@@ -92,3 +92,8 @@ def test_labels_read_only():
     with pytest.raises(ValueError):
         p.labels[0] = 1
     assert np.all(np.diff(p.labels) >= 0)
+
+
+def test_budget_needs_energy():
+    with pytest.raises(ValueError, match="applies only with energy"):
+        Problem.balanced(3, 2, decay=(1e-3, 1e-3), budget="per-sample")
