@@ -1,0 +1,824 @@
+"""Certified lower bounds on the global optimum, from any candidate point, in closed form.
+
+A stationary point is not a theorem. This module turns a candidate (W, H, b) into a number LB with
+the proof that no feasible point of the problem has an objective below LB; ``gap = f − LB`` then
+bounds the suboptimality of the candidate. Every bound is a weak-duality argument made
+rigorous, with its floating-point error subtracted, and it is valid at ANY input point: at a
+non-optimal point it is simply loose and the gap is clearly positive.
+
+Step 1 — reduction to class means (Jensen; THEORY.md §1.1). Replacing every h_i by its class mean
+h̄_k keeps the loss (convex in h) from increasing and keeps every budget: class-average
+(1/K)Σ_k ‖h̄_k‖² ≤ E_H; per-sample ‖h̄_k‖² ≤ E_H; sphere ‖h̄_k‖² ≤ r² (a relaxation: the means of
+points on a sphere fill the ball); decay Σ_i ‖h_i‖² ≥ Σ_k n_k ‖h̄_k‖²; ReLU h̄_k ≥ 0. So a lower
+bound of the class-mean problem, in which class k carries the weight π_k = n_k / N, bounds the
+per-sample problem.
+
+Step 2 — a convex problem. With a fixed classifier the class-mean problem is convex in (h̄, b).
+With a learnable one it is convex in the Gram matrix X ⪰ 0 of [h̄_1..h̄_K, w_1..w_K] (2K × 2K,
+THEORY.md §1.3): the logits are z_kj = X_{k,K+j} + b_j, linear in X, every budget and decay is
+linear in diag X, and ReLU features add X_{kl} ≥ 0 on the feature block (the doubly-nonnegative
+relaxation, which is exact for K ≤ 4 and may be loose beyond). The convex problem is exact when an
+optimal X has rank ≤ d (rank ≤ K − 1 for free features, THEORY.md §1.3); otherwise its bound is
+valid but below the optimum at dimension d.
+
+Step 3 — weak duality at the candidate. F, the loss part, is convex, so for every X (and b)
+
+    F(X, b) ≥ F(X₀, b₀) + ⟨G, X − X₀⟩ + ⟨g_b, b − b₀⟩,   G = ∇_X F(X₀), g_b = ∇_b F,
+
+and the bound is the minimum of the right-hand side (plus penalties) over the feasible set, made
+finite by multipliers: with S = G + (budget multipliers or decay penalty) − Ν (Ν ≥ 0 on the
+feature block for ReLU), a positive diagonal scaling D and τ ≥ ⟨D, X⟩ on the relevant set,
+
+    ⟨S, X⟩ ≥ τ · min(0, λ_min(D^{-1/2} S D^{-1/2})).
+
+* Learnable classifier, energies (``"lpm-sdp-dual"``): the multipliers α, β of the two budgets
+  (one α_k per class for the per-sample budget) come from the KKT stationarity S V = 0 of the
+  factor V = [h̄; W] (least squares), D = diag(1/E_H, 1/E_W), τ = 2K.
+* Learnable classifier, weight decay (``"ufm-nuclear-dual"``): S = G + C with the penalty
+  C = diag(λ_H n_k / 2, λ_W / 2); λ_min(C^{-1/2} S C^{-1/2}) = 1 − ‖C_H^{-1/2} (P/2) C_W^{-1/2}‖_op,
+  i.e. exactly the operator-norm test ‖∇_Y‖_op ≤ sqrt(λ_W λ_H) of the nuclear-norm program over
+  Y = D^{1/2} Z. τ bounds ⟨C, X⟩ on the level set {f ≤ f(candidate)}: since the loss is ≥ 0,
+  ⟨C, X⟩ ≤ f(candidate) there, and every minimiser lies in the level set.
+* ReLU features, learnable classifier (``"dnn-dual"``): the multiplier Ν of X_HH ≥ 0 is fitted
+  by nonnegative least squares to the KKT conditions (K ≤ :data:`DNN_MAX_K`); the bound is of
+  the doubly-nonnegative relaxation: valid always, tight when that relaxation is.
+* Fixed classifier (``"fixed-linear"``): the linear model minimised over the feasible set of
+  the means in closed form — the support function of a ball, of per-class balls, of a ball ∩
+  orthant, or the minimum of a strongly convex quadratic under weight decay.
+* Free bias: the linear term ⟨g_b, b⟩ is unbounded below unless g_b = 0 exactly, which rounding
+  never gives. Every minimiser lies in the level set {f ≤ f(candidate)}, where each class's loss
+  is ≤ f/π_k; this bounds the bias (CE: its spread, after fixing its mean, which CE ignores; MSE
+  and DR: each entry), and the linear term is minimised over that box. The term is
+  ‖g_b‖₁ × (box radius): of the order of the residual.
+* Penalised bias: min_b ⟨g_b, b⟩ + (λ_b/2)‖b‖² = −‖g_b‖²/(2λ_b), exactly.
+* Unregularised learnable CE: the UF-SVM of SELI (THEORY.md §4); its dual bound from any
+  nonnegative margin multipliers, rescaled into the dual feasible set (:func:`svm_lower_bound`).
+
+Floating-point error. Every bound subtracts an allowance ROUNDING_SAFETY·(n + 8)·eps times the
+magnitudes of the terms it sums (n = 2K for the Gram certificate), covering the error of the
+computed gradient, of the sums and of LAPACK's symmetric eigenvalues (backward stable: the
+computed λ_min is exact for a perturbation of norm O(n eps ‖S‖)). So ``gap = f − LB`` is a proof,
+not an estimate, up to that explicit allowance.
+
+References
+----------
+Fang, He, Long, Su, PNAS 118 (2021): the layer-peeled SDP. Burer & Monteiro, Math. Program. 95
+(2003): certifying a factorised point through the dual slack matrix. Zhu et al., NeurIPS 2021, and
+Tirer & Bruna, ICML 2022: the nuclear-norm form of the regularised model. Thrampoulidis et al.,
+NeurIPS 2022: the UF-SVM and SELI.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from lpm.classifiers import classifier_matrix
+from lpm.objective import ObjectiveData, loss_and_dlogits
+from lpm.problem import Problem
+from lpm.solution import Solution
+
+__all__ = [
+    "DNN_MAX_K",
+    "GAP_TOL",
+    "ROUNDING_SAFETY",
+    "Certificate",
+    "DualPoint",
+    "attach",
+    "certificate",
+    "class_loss",
+    "fixed_certificate",
+    "fixed_svm_lower_bound",
+    "gram_certificate",
+    "svm_lower_bound",
+]
+
+_log = logging.getLogger(__name__)
+_EPS = float(np.finfo(np.float64).eps)
+
+#: Relative gap at which a converged solution is called certified (``Solution.certified``): the
+#: gradient solver's residual 1e-10 gives gaps of 1e-11–1e-10, an interior-point solve ~1e-9.
+GAP_TOL = 1e-8
+
+#: Safety factor on the floating-point allowance (n + 8)·eps·(magnitudes) of every bound.
+ROUNDING_SAFETY = 16.0
+
+#: Largest K for which :func:`attach` fits the doubly-nonnegative multiplier of ReLU features by
+#: nonnegative least squares (K(K−1)/2 unknowns, 2Kd equations: ~0.1 s at K = 24, d = 24).
+DNN_MAX_K = 24
+
+#: Margin by which the candidate's objective is inflated to bound the level set of the relaxed
+#: problem (covers the objective's own rounding and a candidate that violates a budget by ~eps).
+_LEVEL_MARGIN = 1e-9
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A certified lower bound on the global optimum of a problem.
+
+    Attributes
+    ----------
+    lower_bound : float
+        No feasible point has an objective below this (rounding allowance already subtracted).
+    kind : str
+        ``"lpm-sdp-dual"``, ``"ufm-nuclear-dual"``, ``"dnn-dual"`` or ``"fixed-linear"``.
+    exact : bool
+        True when the bound comes from an exact convex reformulation (so it meets the optimum at
+        an optimal candidate, given rank ≤ d); False for a relaxation (ReLU features with a
+        learnable classifier, spherical features) that may stay below the optimum.
+    rounding : float
+        The floating-point allowance that was subtracted.
+    details : dict
+        Multipliers, the smallest eigenvalue of the scaled dual slack, and the like.
+    """
+
+    lower_bound: float
+    kind: str
+    exact: bool
+    rounding: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DualPoint:
+    """Dual variables of a class-mean program, e.g. a convex solver's.
+
+    A bound computed from them does not depend on the accuracy of a primal point: an interior-point
+    solver's primal iterate is accurate only to about the square root of its tolerance, its dual
+    iterate (strictly feasible for the cones) to the tolerance itself.
+
+    Attributes
+    ----------
+    logit_gradient : ndarray, shape=[K, K]
+        P = ∂F/∂z, row k = π_k u_k with u_k a subgradient of ℓ(·, k) (projected into the domain
+        of ℓ's conjugate before use).
+    feature : ndarray or None, shape=[1] or [K]
+        The feature-budget multiplier α (class-average) or α_k (per class); None: fitted to the
+        KKT conditions at the primal point.
+    classifier : float or None
+        The classifier-budget multiplier β; None: fitted.
+    nonneg : ndarray or None, shape=[K, K]
+        Ν ≥ 0, the multiplier of X_HH ≥ 0 (ReLU features); None: fitted.
+    """
+
+    logit_gradient: NDArray[np.float64]
+    feature: NDArray[np.float64] | None = None
+    classifier: float | None = None
+    nonneg: NDArray[np.float64] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain arrays and floats (for ``Solution.info``)."""
+        return {
+            "logit_gradient": np.asarray(self.logit_gradient),
+            "feature": None if self.feature is None else np.asarray(self.feature),
+            "classifier": self.classifier,
+            "nonneg": None if self.nonneg is None else np.asarray(self.nonneg),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DualPoint:
+        """Inverse of :meth:`to_dict` (nested lists accepted, as after a JSON round trip)."""
+
+        def arr(v):
+            return None if v is None else np.asarray(v, dtype=np.float64)
+
+        beta = data.get("classifier")
+        return cls(
+            logit_gradient=np.asarray(data["logit_gradient"], dtype=np.float64),
+            feature=arr(data.get("feature")),
+            classifier=None if beta is None else float(beta),
+            nonneg=arr(data.get("nonneg")),
+        )
+
+
+# --------------------------------------------------------------------------------------- losses
+def _weights(problem: Problem) -> NDArray[np.float64]:
+    return np.asarray(problem.counts, dtype=np.float64) / problem.N
+
+
+def class_loss(problem: Problem, logits: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+    """The class-mean loss F = Σ_k π_k ℓ(z_k, k) and its gradient, π_k = n_k / N.
+
+    Uses the one loss implementation, :func:`lpm.objective.loss_and_dlogits`.
+
+    Parameters
+    ----------
+    logits : ndarray, shape=[K, K]
+        Row k: the logits z_k = W h̄_k + b of class k's mean.
+
+    Returns
+    -------
+    F : float
+    P : ndarray, shape=[K, K]
+        P[k, j] = ∂F/∂z_kj = π_k ∂ℓ(z_k, k)/∂z_kj.
+
+    Examples
+    --------
+    >>> p = Problem.balanced(2, 1, dim=1, energy=(1.0, 1.0))
+    >>> F, P = class_loss(p, np.array([[1.0, -1.0], [-1.0, 1.0]]))
+    >>> round(F, 10)        # log(1 + e^{-2})
+    0.126928011
+    """
+    K = problem.K
+    pi = _weights(problem)
+    target = math.sqrt(problem.energy[0] * problem.energy[1]) if problem.energy else 0.0
+    zeros = torch.zeros(1, dtype=torch.float64)
+    data = ObjectiveData(
+        loss=problem.loss,
+        labels=torch.arange(K).unsqueeze(0),
+        weights=torch.as_tensor(pi).unsqueeze(0),
+        mask=torch.ones((1, K), dtype=torch.bool),
+        W_fixed=None,
+        lam_W=zeros,
+        lam_H=zeros,
+        lam_b=zeros,
+        target=torch.tensor([target], dtype=torch.float64),
+        K=K,
+    )
+    Z = torch.as_tensor(np.asarray(logits, dtype=np.float64)).unsqueeze(0)
+    losses, dl = loss_and_dlogits(Z, data)
+    losses, dl = losses[0].numpy(), dl[0].numpy()
+    return float(pi @ losses), pi[:, None] * dl
+
+
+def _conjugate_minorant(
+    problem: Problem, P: NDArray[np.float64]
+) -> tuple[float, NDArray[np.float64]]:
+    """(c₀, P') with F(L) ≥ c₀ + ⟨P', L⟩ for every logit matrix L: Fenchel–Young,
+    ℓ(z, k) ≥ ⟨u, z⟩ − ℓ*(u, k), with u_k = P_k/π_k first projected into dom ℓ*(·, k).
+
+    Conjugates: CE ℓ*(u) = Σ_j p_j log p_j with p = u + e_k in the simplex; MSE
+    ℓ*(u) = ½‖u‖² + u_k; DR ℓ*(u) = ½u_k² + t u_k with u_j = 0 for j ≠ k.
+    """
+    pi, K = _weights(problem), problem.K
+    U = np.asarray(P, dtype=np.float64) / pi[:, None]
+    eye = np.eye(K)
+    if problem.loss == "ce":
+        prob = np.maximum(U + eye, 0.0)
+        sums = prob.sum(axis=1, keepdims=True)
+        prob = np.where(sums > 0, prob / np.where(sums > 0, sums, 1.0), eye)
+        U = prob - eye
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ent = np.where(prob > 0, prob * np.log(prob), 0.0).sum(axis=1)
+        conj = ent
+    elif problem.loss == "mse":
+        conj = 0.5 * (U * U).sum(axis=1) + np.diag(U)
+    else:
+        t = math.sqrt(problem.energy[0] * problem.energy[1])
+        U = U * eye
+        u = np.diag(U)
+        conj = 0.5 * u * u + t * u
+    return -float(pi @ conj), pi[:, None] * U
+
+
+def _allowance(n: int, *magnitudes: float) -> float:
+    return ROUNDING_SAFETY * (n + 8) * _EPS * float(sum(abs(m) for m in magnitudes))
+
+
+# ---------------------------------------------------------------------------- feasible-set sides
+def _feature_side(problem: Problem) -> tuple[str, float]:
+    """How the class means are bounded: (kind, r²) with kind ``"average"`` (Σ_k ‖h̄_k‖² ≤ K r²),
+    ``"per-class"`` (‖h̄_k‖² ≤ r²), ``"decay"`` (penalty (λ_H/2) Σ n_k ‖h̄_k‖²) or ``"none"``."""
+    if problem.features == "sphere":
+        return "per-class", problem.sphere_radius**2
+    if problem.energy is not None:
+        kind = "average" if problem.budget == "class-average" else "per-class"
+        return kind, problem.energy[1]
+    if problem.decay is not None:
+        return "decay", 0.0
+    return "none", 0.0
+
+
+def _penalty_constant(problem: Problem) -> float:
+    """The part of the objective that is constant on the feasible set: (λ_H/2)·N·r² for
+    spherical features under weight decay (every ‖h_i‖² equals r² = 1)."""
+    if problem.features == "sphere" and problem.decay is not None:
+        return 0.5 * problem.decay[1] * problem.N * problem.sphere_radius**2
+    return 0.0
+
+
+def _norm_bounds(
+    problem: Problem, upper: float, W_fixed: NDArray[np.float64] | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Upper bounds on ‖h̄_k‖ and ‖w_j‖ valid on the level set {f ≤ upper}, shape=[K] each."""
+    K, counts = problem.K, np.asarray(problem.counts, dtype=np.float64)
+    kind, r2 = _feature_side(problem)
+    if kind == "average":
+        h = np.full(K, math.sqrt(K * r2))
+    elif kind == "per-class":
+        h = np.full(K, math.sqrt(r2))
+    else:  # decay: (λ_H/2) n_k ‖h̄_k‖² ≤ upper (the loss and the other penalties are ≥ 0)
+        h = np.sqrt(2.0 * max(upper, 0.0) / (problem.decay[1] * counts))
+    if W_fixed is not None:
+        w = np.linalg.norm(W_fixed, axis=1)
+    elif problem.energy is not None:
+        w = np.full(K, math.sqrt(K * problem.energy[0]))
+    else:
+        w = np.full(K, math.sqrt(2.0 * max(upper, 0.0) / problem.decay[0]))
+    return h, w
+
+
+def _bias_term(
+    problem: Problem, g_b: NDArray[np.float64], upper: float, W_fixed: NDArray[np.float64] | None
+) -> tuple[float, dict[str, Any]]:
+    """A lower bound of min_b [⟨g_b, b⟩ + (λ_b/2)‖b‖²] over the biases that can be optimal (the
+    penalty only for a penalised bias).
+
+    Penalised: exactly −‖g_b‖²/(2λ_b). Free: every minimiser lies in the level set
+    {f ≤ upper}, where each class's loss is at most upper/π_k; that bounds the bias in a box
+    (CE: after shifting b to mean 0, which CE cannot see), and ⟨g_b, b⟩ is minimised over it.
+    """
+    if problem.bias == "penalised":
+        return -float(g_b @ g_b) / (2.0 * problem.decay[2]), {}
+    pi = _weights(problem)
+    h, w = _norm_bounds(problem, upper, W_fixed)
+    if problem.loss == "ce":
+        # π_k CE(z_k, k) ≤ upper ⇒ z_kj − z_kk ≤ upper/π_k ⇒ b_j − b_k ≤ upper/π_k + h_k(w_j + w_k);
+        # with mean(b) = 0 every |b_j| ≤ that spread.
+        box = np.full(problem.K, float(np.max(upper / pi + h * (w.max() + w))))
+    elif problem.loss == "mse":
+        # ½‖z_k − e_k‖² ≤ upper/π_k ⇒ |b_j| ≤ [j = k] + sqrt(2 upper/π_k) + h_k w_j, for every k.
+        eye = np.eye(problem.K)
+        box = np.min(eye + np.sqrt(2.0 * upper / pi)[:, None] + np.outer(h, w), axis=0)
+    else:  # dr: ½(z_kk − t)² ≤ upper/π_k ⇒ |b_k| ≤ t + sqrt(2 upper/π_k) + h_k w_k
+        t = math.sqrt(problem.energy[0] * problem.energy[1])
+        box = t + np.sqrt(2.0 * upper / pi) + h * w
+    return -float(np.abs(g_b) @ box), {"bias_box": float(box.max())}
+
+
+def _upper(objective: float) -> float:
+    return objective + _LEVEL_MARGIN * max(1.0, abs(objective))
+
+
+def _candidate(problem: Problem, b: NDArray[np.float64] | None) -> NDArray[np.float64]:
+    if b is None or problem.bias == "none":
+        return np.zeros(problem.K)
+    return np.asarray(b, dtype=np.float64).reshape(problem.K)
+
+
+def _minorant(
+    problem: Problem, logits0: NDArray[np.float64], dual: DualPoint | None
+) -> tuple[float, NDArray[np.float64], float]:
+    """(c₀, P, F₀): the affine minorant F(L) ≥ c₀ + ⟨P, L⟩, from the dual's logit gradient when
+    given (Fenchel–Young) or else from the linearisation at logits0; F₀ = F(logits0)."""
+    F0, P0 = class_loss(problem, logits0)
+    if dual is None:
+        return F0 - float((P0 * logits0).sum()), P0, F0
+    c0, P = _conjugate_minorant(problem, dual.logit_gradient)
+    return c0, P, F0
+
+
+# ------------------------------------------------------------------------ learnable classifier
+def gram_certificate(
+    problem: Problem,
+    W: NDArray[np.float64],
+    M: NDArray[np.float64],
+    b: NDArray[np.float64] | None = None,
+    *,
+    objective: float | None = None,
+    dual: DualPoint | None = None,
+) -> Certificate:
+    """Certified lower bound of a learnable-classifier problem, from a point (W, h̄, b) and
+    optionally a dual point.
+
+    The bound of the Gram program (module docstring, Step 3):
+
+        LB = c₀ + (budget terms) + τ·min(0, λ_min(D^{-1/2} S D^{-1/2})) + (bias term)
+             − (rounding allowance),
+
+    with the affine minorant F(X, b) ≥ c₀ + ⟨P, Z + 1bᵀ⟩ (the linearisation at the point,
+    c₀ = F₀ − ⟨P, L₀⟩, or Fenchel–Young at the dual's P), S = [[αA − Ν, P/2], [Pᵀ/2, βB]]
+    (energies) or [[C_H − Ν, P/2], [Pᵀ/2, C_W]] (weight decay).
+
+    Parameters
+    ----------
+    problem : Problem
+        A learnable classifier under energies or weight decay (CE or MSE; any features; any bias).
+    W : ndarray, shape=[K, d]
+    M : ndarray, shape=[K, d]
+        Class means h̄_k (any point works; the bound is loose away from the optimum).
+    b : ndarray, shape=[K] or None
+    objective : float, optional
+        f at a feasible point (bounds the level set for the decay trace bound and a free bias);
+        default: the class-mean objective at (W, M, b).
+    dual : DualPoint, optional
+        Dual variables (a convex solver's); multipliers it leaves None are fitted to the KKT
+        conditions S V = 0 of V = [h̄; W] by (nonnegative) least squares — Ν only for K ≤
+        :data:`DNN_MAX_K`, else 0.
+
+    Returns
+    -------
+    Certificate
+
+    Examples
+    --------
+    >>> from lpm.classifiers import simplex_etf
+    >>> p = Problem.balanced(3, 2, energy=(1.0, 1.0))
+    >>> E = simplex_etf(3, 3)
+    >>> round(gram_certificate(p, E, E).lower_bound, 9)   # log(1 + 2 exp(−3/2)), THEORY.md §1.2
+    0.368981135
+    """
+    if problem.classifier != "learnable":
+        raise ValueError("gram_certificate needs a learnable classifier; use fixed_certificate")
+    if problem.regime == "unregularised":
+        raise ValueError("the unregularised model has no finite optimum; see svm_lower_bound")
+    K = problem.K
+    W = np.asarray(W, dtype=np.float64)
+    M = np.asarray(M, dtype=np.float64)
+    bias = _candidate(problem, b)
+    Z0 = M @ W.T
+    c0, P, F0 = _minorant(problem, Z0 + bias, dual)
+    g_b = P.sum(axis=0)
+    counts = np.asarray(problem.counts, dtype=np.float64)
+    feature, r2 = _feature_side(problem)
+    penalty_const = _penalty_constant(problem)
+
+    # The class-mean objective at the candidate bounds the level set.
+    pen = 0.0
+    if problem.decay is not None:
+        lam_W, lam_H, lam_b = problem.decay
+        pen += 0.5 * lam_W * float((W * W).sum())
+        if feature == "decay":
+            pen += 0.5 * lam_H * float(counts @ (M * M).sum(axis=1))
+        if problem.bias == "penalised":
+            pen += 0.5 * lam_b * float(bias @ bias)
+    f_mean = F0 + pen + penalty_const
+    upper = _upper(f_mean if objective is None else min(objective, f_mean))
+
+    S = np.zeros((2 * K, 2 * K))
+    S[:K, K:] = P / 2
+    S[K:, :K] = P.T / 2
+    V = np.vstack([M, W])
+    fixed_diag = np.zeros(2 * K)
+    scale = np.zeros(2 * K)
+    tau = 0.0
+    free_cols: list[NDArray[np.float64]] = []
+    free_names: list[str] = []
+    given: list[float] = []
+    if feature == "average":
+        free_cols.append(np.vstack([M, np.zeros_like(W)]))
+        free_names.append("alpha")
+        scale[:K] = 1.0 / r2
+        tau += K
+    elif feature == "per-class":
+        for k in range(K):
+            col = np.zeros_like(V)
+            col[k] = M[k]
+            free_cols.append(col)
+            free_names.append(f"alpha_{k}")
+        scale[:K] = 1.0 / r2
+        tau += K
+    else:  # decay: the penalty's diagonal, known
+        fixed_diag[:K] = 0.5 * problem.decay[1] * counts
+        scale[:K] = fixed_diag[:K]
+    if problem.energy is not None:
+        free_cols.append(np.vstack([np.zeros_like(M), W]))
+        free_names.append("beta")
+        scale[K:] = 1.0 / problem.energy[0]
+        tau += K
+    else:
+        fixed_diag[K:] = 0.5 * problem.decay[0]
+        scale[K:] = fixed_diag[K:]
+    if feature == "decay" or problem.energy is None:
+        tau += upper  # ⟨C, X⟩ ≤ upper on the level set
+
+    relu = problem.features == "relu"
+    Nmat = np.zeros((K, K))
+    if relu and dual is not None and dual.nonneg is not None:
+        Nmat = np.maximum(0.5 * (dual.nonneg + dual.nonneg.T), 0.0)
+        np.fill_diagonal(Nmat, 0.0)
+    if (
+        dual is not None
+        and dual.feature is not None
+        and (dual.classifier is not None or problem.energy is None)
+    ):
+        given = [float(v) for v in np.atleast_1d(dual.feature)]
+        if problem.energy is not None:
+            given.append(float(dual.classifier))
+        theta = np.maximum(np.asarray(given), 0.0)
+    else:
+        fit_nonneg = relu and (dual is None or dual.nonneg is None) and K <= DNN_MAX_K
+        target = -(S @ V + fixed_diag[:, None] * V) + _pad(Nmat, K) @ V
+        theta, fitted = _fit_multipliers(target, free_cols, V, K, fit_nonneg)
+        if fit_nonneg:
+            Nmat = fitted
+
+    details: dict[str, Any] = {"source": "dual" if dual is not None else "point"}
+    diag = fixed_diag.copy()
+    linear = 0.0
+    for name, value in zip(free_names, theta):
+        value = float(value)
+        if name == "alpha":
+            diag[:K] += value
+            linear -= value * K * r2
+        elif name == "beta":
+            diag[K:] += value
+            linear -= value * K * problem.energy[0]
+        else:
+            diag[int(name.split("_")[1])] += value
+            linear -= value * r2
+        details[name] = value
+    S[np.diag_indices(2 * K)] += diag
+    if relu:
+        S[:K, :K] -= Nmat
+        details["nonneg_multiplier_max"] = float(Nmat.max(initial=0.0))
+    inv_sqrt = 1.0 / np.sqrt(scale)
+    S_scaled = S * np.outer(inv_sqrt, inv_sqrt)
+    lam_min = float(np.linalg.eigvalsh(S_scaled)[0])
+    psd_term = tau * min(0.0, lam_min)
+    bias_term = 0.0
+    if problem.bias != "none":
+        bias_term, info = _bias_term(problem, g_b, upper, None)
+        details.update(info)
+    lb = c0 + linear + psd_term + bias_term + penalty_const
+    rounding = _allowance(
+        2 * K,
+        c0,
+        F0,
+        float(np.abs(P * Z0).sum()),
+        float(np.abs(g_b) @ np.abs(bias)),
+        linear,
+        tau * float(np.linalg.norm(S_scaled)),
+        bias_term,
+        penalty_const,
+    )
+    details.update(min_eigenvalue=lam_min, tau=tau)
+    if relu:
+        kind = "dnn-dual"
+    elif problem.energy is not None:
+        kind = "lpm-sdp-dual"
+    else:
+        kind = "ufm-nuclear-dual"
+    exact = not relu and problem.features != "sphere"
+    return Certificate(lb - rounding, kind, exact, rounding, details)
+
+
+def _pad(N: NDArray[np.float64], K: int) -> NDArray[np.float64]:
+    out = np.zeros((2 * K, 2 * K))
+    out[:K, :K] = N
+    return out
+
+
+def _fit_multipliers(
+    target: NDArray[np.float64],
+    free_cols: list[NDArray[np.float64]],
+    V: NDArray[np.float64],
+    K: int,
+    fit_nonneg: bool,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Nonnegative budget multipliers θ (and, for ReLU, Ν ≥ 0 on the pairs k < l) minimising
+    ‖Σ_i θ_i col_i − Ν V − target‖_F: the least-squares solution of the KKT stationarity
+    S V = 0 at the factor V = [h̄; W]."""
+    Nmat = np.zeros((K, K))
+    cols = [c.ravel() for c in free_cols]
+    pairs = [(k, l) for k in range(K) for l in range(k + 1, K)] if fit_nonneg else []
+    M = V[:K]
+    for k, l in pairs:
+        c = np.zeros_like(V)
+        c[k] = -M[l]
+        c[l] = -M[k]
+        cols.append(c.ravel())
+    if not cols:
+        return np.zeros(0), Nmat
+    A = np.stack(cols, axis=1)
+    rhs = target.ravel()
+    if pairs:
+        from scipy.optimize import nnls
+
+        theta_all, _ = nnls(A, rhs, maxiter=50 * A.shape[1])
+    else:
+        theta_all = _nonneg_lstsq(A, rhs)
+    for (k, l), v in zip(pairs, theta_all[len(free_cols) :]):
+        Nmat[k, l] = Nmat[l, k] = v
+    return theta_all[: len(free_cols)], Nmat
+
+
+def _nonneg_lstsq(A: NDArray[np.float64], rhs: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Least squares over θ ≥ 0 for nearly orthogonal columns (each budget multiplier acts on its
+    own block or class): solve, drop the columns that came out negative, refit."""
+    theta = np.zeros(A.shape[1])
+    keep = np.ones(A.shape[1], dtype=bool)
+    for _ in range(A.shape[1] + 1):
+        if not keep.any():
+            break
+        sol, *_ = np.linalg.lstsq(A[:, keep], rhs, rcond=None)
+        theta[:] = 0.0
+        theta[keep] = sol
+        if (sol >= 0).all():
+            break
+        keep[np.flatnonzero(keep)[sol < 0]] = False
+    return np.maximum(theta, 0.0)
+
+
+# ---------------------------------------------------------------------------- fixed classifier
+def fixed_certificate(
+    problem: Problem,
+    M: NDArray[np.float64],
+    b: NDArray[np.float64] | None = None,
+    *,
+    objective: float | None = None,
+    dual: DualPoint | None = None,
+) -> Certificate:
+    """Certified lower bound of a fixed-classifier problem from class means h̄ (and b).
+
+    The loss F(h̄, b) = Σ_k π_k ℓ(W h̄_k + b, k) is convex; with the affine minorant
+    F ≥ c₀ + ⟨P, L⟩ (linearisation at the point, or Fenchel–Young at a dual's P) and g = P W,
+
+        LB = c₀ + min_{h̄ feasible} [⟨g, h̄⟩ (+ (λ_H/2) Σ_k n_k ‖h̄_k‖²)] + (bias term)
+             − (rounding allowance),
+
+    the inner minimum in closed form: −sqrt(K E_H)‖g‖_F (class-average ball), −r Σ_k ‖g_k‖
+    (per-class balls; spheres relaxed to balls), −Σ_k ‖g_k‖²/(2 λ_H n_k) (decay); ReLU features
+    replace −g_k by its positive part (the support function of a ball ∩ orthant).
+
+    Parameters
+    ----------
+    problem : Problem
+        A fixed classifier (``"etf"`` or ``"random"``), any loss, energies or decay (or the
+        unregularised model with spherical features).
+    M : ndarray, shape=[K, d]
+    b : ndarray, shape=[K] or None
+    objective : float, optional
+        f at a feasible point (bounds a free bias); default: the class-mean objective.
+    dual : DualPoint, optional
+        Only its ``logit_gradient`` is used.
+
+    Examples
+    --------
+    >>> from lpm.classifiers import classifier_matrix
+    >>> p = Problem.from_counts((100, 100, 10, 10), dim=4, classifier="etf",
+    ...                         budget="per-sample", energy=(1.0, 1.0))
+    >>> round(fixed_certificate(p, classifier_matrix(p)).lower_bound, 9)   # THEORY.md §2.2
+    0.582657653
+    """
+    if problem.classifier == "learnable":
+        raise ValueError("fixed_certificate needs a fixed classifier; use gram_certificate")
+    feature, r2 = _feature_side(problem)
+    if feature == "none":
+        raise ValueError(
+            "the unregularised model with free or ReLU features has no finite optimum; "
+            "allowed: energies, decay, or spherical features"
+        )
+    K = problem.K
+    W = classifier_matrix(problem)
+    M = np.asarray(M, dtype=np.float64)
+    bias = _candidate(problem, b)
+    counts = np.asarray(problem.counts, dtype=np.float64)
+    c0, P, F0 = _minorant(problem, M @ W.T + bias, dual)
+    g = P @ W
+    g_b = P.sum(axis=0)
+    descent = np.maximum(-g, 0.0) if problem.features == "relu" else -g
+    norms = np.linalg.norm(descent, axis=1)
+    penalty_const = _penalty_constant(problem)
+    pen = 0.0
+    if feature == "average":
+        inner = -math.sqrt(K * r2) * float(np.linalg.norm(norms))
+    elif feature == "per-class":
+        inner = -math.sqrt(r2) * float(norms.sum())
+    else:
+        lam_H = problem.decay[1]
+        inner = -float((norms**2 / (2.0 * lam_H * counts)).sum())
+        pen = 0.5 * lam_H * float(counts @ (M * M).sum(axis=1))
+    if problem.bias == "penalised":
+        pen += 0.5 * problem.decay[2] * float(bias @ bias)
+    f_mean = F0 + pen + penalty_const
+    upper = _upper(f_mean if objective is None else min(objective, f_mean))
+    details: dict[str, Any] = {
+        "source": "dual" if dual is not None else "point",
+        "gradient_norm": float(np.linalg.norm(g)),
+    }
+    bias_term = 0.0
+    if problem.bias != "none":
+        bias_term, info = _bias_term(problem, g_b, upper, W)
+        details.update(info)
+    lb = c0 + inner + bias_term + penalty_const
+    rounding = _allowance(
+        max(K, problem.dim),
+        c0,
+        F0,
+        float(np.abs(g * M).sum()),
+        float(np.abs(g_b) @ np.abs(bias)),
+        inner,
+        bias_term,
+        penalty_const,
+    )
+    exact = problem.features != "sphere"
+    return Certificate(lb - rounding, "fixed-linear", exact, rounding, details)
+
+
+# -------------------------------------------------------------------------------------- UF-SVM
+def svm_lower_bound(problem: Problem, multipliers: NDArray[np.float64]) -> float:
+    """Certified lower bound on the UF-SVM value of SELI (THEORY.md §4) from margin multipliers.
+
+    The class-mean UF-SVM min ⟨C, X⟩ s.t. X_{k,K+k} − X_{k,K+c} ≥ 1 (c ≠ k), X ⪰ 0, with
+    C = ½ diag(n_1..n_K, 1..1), is equivalent to the per-sample one (Jensen). Its dual is
+    max Σ μ_kc s.t. C − Σ μ_kc A_kc ⪰ 0, μ ≥ 0. Any μ ≥ 0, scaled by t = min(1, 1/s) with
+    s = ‖C_H^{-1/2} (R/2) C_W^{-1/2}‖_op (R_kk = Σ_c μ_kc, R_kc = −μ_kc), is dual feasible, so
+
+        value ≥ t · Σ μ_kc − (rounding allowance).
+
+    Parameters
+    ----------
+    multipliers : ndarray, shape=[K, K]
+        μ_kc ≥ 0 (the diagonal is ignored), e.g. the duals of the margin constraints.
+    """
+    K = problem.K
+    mu = np.maximum(np.asarray(multipliers, dtype=np.float64), 0.0)
+    np.fill_diagonal(mu, 0.0)
+    R = -mu.copy()
+    np.fill_diagonal(R, mu.sum(axis=1))
+    counts = np.asarray(problem.counts, dtype=np.float64)
+    scaled = (R / 2) / np.sqrt(0.5 * counts)[:, None] / math.sqrt(0.5)
+    s = float(np.linalg.norm(scaled, 2))
+    t = 1.0 if s <= 1.0 else 1.0 / s
+    total = float(mu.sum())
+    return t * total - _allowance(2 * K, total, total * s)
+
+
+def fixed_svm_lower_bound(problem: Problem, multipliers: NDArray[np.float64]) -> float:
+    """Certified lower bound on the max-margin value of a fixed classifier from multipliers.
+
+    The program min Σ_k ½ n_k ‖h̄_k‖² s.t. (w_k − w_c)ᵀ h̄_k ≥ 1 (c ≠ k) has, for any μ ≥ 0, the
+    Lagrangian dual value
+
+        Σ_k [ Σ_c μ_kc − ‖Σ_c μ_kc (w_k − w_c)‖² / (2 n_k) ],
+
+    a lower bound by weak duality (minus the rounding allowance).
+
+    Parameters
+    ----------
+    multipliers : ndarray, shape=[K, K]
+        μ_kc ≥ 0 (the diagonal is ignored).
+    """
+    W = classifier_matrix(problem)
+    mu = np.maximum(np.asarray(multipliers, dtype=np.float64), 0.0)
+    np.fill_diagonal(mu, 0.0)
+    counts = np.asarray(problem.counts, dtype=np.float64)
+    # Σ_c μ_kc (w_k − w_c) = (Σ_c μ_kc) w_k − Σ_c μ_kc w_c
+    direction = mu.sum(axis=1)[:, None] * W - mu @ W
+    quad = float(((direction**2).sum(axis=1) / (2.0 * counts)).sum())
+    total = float(mu.sum())
+    return total - quad - _allowance(max(problem.K, problem.dim), total, quad)
+
+
+# ------------------------------------------------------------------------------------ dispatch
+def certificate(solution: Solution) -> Certificate | None:
+    """The strongest certificate this module has for a solution's variant, or None.
+
+    The bound from the solution's point; when ``solution.info["dual"]`` holds a convex solver's
+    dual point (:class:`DualPoint` as a dict), also the bound from it, and the larger is kept.
+    None for the unregularised model (its infimum is not attained; the UF-SVM bound lives in the
+    convex method's info) and for fixed classifiers with free or ReLU features and no scale
+    control.
+    """
+    p = solution.problem
+    if p.regime == "unregularised" and not (p.fixed_classifier and p.features == "sphere"):
+        return None
+    if not math.isfinite(solution.objective):
+        return None
+    M = solution.means
+    b = solution.b if p.bias != "none" else None
+    duals: list[DualPoint | None] = [None]
+    if solution.info.get("dual") is not None:
+        duals.append(DualPoint.from_dict(solution.info["dual"]))
+    best: Certificate | None = None
+    for dual in duals:
+        if p.fixed_classifier:
+            cert = fixed_certificate(p, M, b, objective=solution.objective, dual=dual)
+        else:
+            cert = gram_certificate(p, solution.W, M, b, objective=solution.objective, dual=dual)
+        if not math.isfinite(cert.lower_bound):
+            continue
+        if best is None or cert.lower_bound > best.lower_bound:
+            best = cert
+    return best
+
+
+def attach(solution: Solution) -> Solution:
+    """The solution with its certified lower bound attached, or unchanged when there is none.
+
+    Cheap (closed forms, one symmetric eigenvalue problem of size 2K; no convex solver) and
+    never raises for a valid solution: a certificate that cannot be computed is recorded in
+    ``info["certificate_error"]`` and leaves ``lower_bound`` None.
+    """
+    try:
+        cert = certificate(solution)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError, RuntimeError) as err:
+        _log.warning("no certificate for %s: %s", solution.problem.describe(), err)
+        return solution.with_certificate(None, certificate_error=str(err))
+    if cert is None or not math.isfinite(cert.lower_bound):
+        return solution
+    return solution.with_certificate(
+        cert.lower_bound,
+        certificate=cert.kind,
+        certificate_exact=cert.exact,
+        certificate_rounding=cert.rounding,
+        certificate_details=cert.details,
+        gap_tol=GAP_TOL,
+    )
