@@ -130,7 +130,7 @@ METHODS: dict[str, Method] = {
 }
 
 #: Modules of ``lpm.solvers`` that each define ``METHOD`` (a :class:`Method`) to register.
-_METHOD_MODULES: tuple[str, ...] = ("closed_form",)
+_METHOD_MODULES: tuple[str, ...] = ("convex", "closed_form")
 
 for _name in _METHOD_MODULES:
     _method = importlib.import_module(f"lpm.solvers.{_name}").METHOD
