@@ -1,0 +1,158 @@
+"""The theory figures of ``lpm``: one module per figure, each compute → draw → save.
+
+Every figure module defines
+
+* ``TITLE`` — one line;
+* ``compute(quick, progress) -> dict`` — the numbers, from certified or converged solves and the
+  closed forms of :mod:`lpm.theory` (every numerical point carries its ``converged`` flag);
+* ``draw(data) -> Figure`` — the drawing, with no mathematics: it reads ``data`` only.
+
+:func:`build` runs them under the one style file ``lpm.mplstyle`` on Agg canvases (no display, and
+no change to pyplot's global backend: the figures never touch pyplot),
+and writes ``NAME.png`` (300 dpi), ``NAME.pdf`` (vector) and ``NAME.json`` (the numbers drawn,
+with every solve's status) into ``out``. ``lpm figures`` is the command line over it.
+
+Examples
+--------
+>>> import figures
+>>> figures.FIGURES[:3]
+('phase', 'gallery', 'relu')
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib.style
+import numpy as np
+
+from figures.solving import cpu_count, one_thread, quiet
+
+__all__ = ["FIGURES", "STYLE", "build", "module"]
+
+#: The figures, in the order of the paper they illustrate (module ``figures.<name>``).
+FIGURES: tuple[str, ...] = (
+    "phase",
+    "gallery",
+    "relu",
+    "dynamics",
+    "seli",
+    "classifiers",
+    "decay",
+)
+
+#: The one style file of every figure.
+STYLE: Path = Path(__file__).with_name("lpm.mplstyle")
+
+#: Resolution of the PNG files (the PDF is vector); previews are small copies for the README.
+PNG_DPI = 300
+PREVIEW_DPI = 110
+
+
+def module(name: str) -> Any:
+    """The module of figure ``name`` (one of :data:`FIGURES`)."""
+    _check_names([name])
+    return importlib.import_module(f"figures.{name}")
+
+
+def _check_names(names: Sequence[str]) -> None:
+    for name in names:
+        if name not in FIGURES:
+            raise ValueError(f"unknown figure {name!r}; allowed: {', '.join(FIGURES)}")
+
+
+def build(
+    names: Sequence[str] | None = None,
+    out: str | Path = "figures/out",
+    quick: bool = False,
+    progress: Callable[[str], None] | None = None,
+    *,
+    preview: str | Path | None = None,
+) -> list[Path]:
+    """Compute, draw and save figures.
+
+    Parameters
+    ----------
+    names : sequence of str, optional
+        Figures to build, from :data:`FIGURES` (default: all, in that order).
+    out : str or Path
+        Output folder (created if needed).
+    quick : bool
+        Coarser grids and shorter runs (every figure still drawn from converged solves).
+    progress : callable(str), optional
+        Receives one line per step of long computations and one per finished figure.
+    preview : str or Path, optional
+        Also write a small ``NAME.png`` there (the README's previews).
+
+    Returns
+    -------
+    list of Path
+        ``NAME.png`` and ``NAME.pdf`` of every figure, in order.
+
+    Raises
+    ------
+    ValueError
+        For a name not in :data:`FIGURES` (before anything is computed).
+    """
+    chosen = list(FIGURES) if names is None else list(names)
+    if isinstance(names, str):
+        raise ValueError(f"names must be a list of figure names, got the string {names!r}")
+    _check_names(chosen)
+    report = progress if progress is not None else quiet
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    preview_dir = None if preview is None else Path(preview)
+    if preview_dir is not None:
+        preview_dir.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for name in chosen:
+        fig_module = module(name)
+        start = time.perf_counter()
+        report(f"{name}: computing ({'quick' if quick else 'full'})")
+        with one_thread():
+            data = fig_module.compute(quick, report)
+        seconds = time.perf_counter() - start
+        with matplotlib.style.context(STYLE):
+            fig = fig_module.draw(data)
+            png, pdf = out_dir / f"{name}.png", out_dir / f"{name}.pdf"
+            fig.savefig(png, dpi=PNG_DPI)
+            fig.savefig(pdf)
+            if preview_dir is not None:
+                fig.savefig(preview_dir / f"{name}.png", dpi=PREVIEW_DPI)
+        meta = {
+            "figure": name,
+            "title": fig_module.TITLE,
+            "quick": quick,
+            "compute_seconds": seconds,
+            "cpu_cores": cpu_count(),
+        }
+        (out_dir / f"{name}.json").write_text(
+            json.dumps({"meta": meta, "data": _plain(data)}, indent=1, allow_nan=False)
+        )
+        paths += [png, pdf]
+        report(f"{name}: done in {time.perf_counter() - start:.1f} s -> {png}, {pdf}")
+    return paths
+
+
+def _plain(value: Any) -> Any:
+    """JSON form of figure data: arrays to lists, non-finite floats to None."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return value
