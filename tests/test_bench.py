@@ -1,0 +1,137 @@
+"""Benchmarks: the row schema, and that both sides reach the stated accuracy (never the speed)."""
+
+import json
+import math
+
+import pytest
+
+import benchmarks
+import lpm
+from benchmarks import certificate_vs_cvxpy, report, timing
+
+NUMBER_KEYS = ("lpm_seconds", "baseline_seconds", "ratio", "lpm_accuracy", "baseline_accuracy")
+
+
+def check_schema(row: dict) -> None:
+    assert tuple(row) == benchmarks.ROW_KEYS
+    assert row["name"] in benchmarks.BENCHMARKS
+    assert isinstance(row["case"], str) and row["case"]
+    assert isinstance(row["baseline"], str) and row["baseline"]
+    assert row["device"] == "cpu"
+    assert set(row["machine"]) >= {"cpu_count", "torch_threads", "device_name"}
+    json.dumps(row, allow_nan=False)  # strict JSON as it is
+
+
+def check_measured(row: dict) -> None:
+    check_schema(row)
+    assert row["skipped"] is False
+    for key in NUMBER_KEYS:
+        assert isinstance(row[key], float) and math.isfinite(row[key]), key
+    assert row["lpm_seconds"] > 0 and row["baseline_seconds"] > 0
+    assert math.isclose(row["ratio"], row["baseline_seconds"] / row["lpm_seconds"])
+    assert row["repeats"] >= 1
+    # Both sides reached the stated accuracy; the speed ratio is reported, never asserted.
+    assert row["lpm_accuracy"] <= row["tolerance"]
+    assert row["baseline_accuracy"] <= row["tolerance"]
+    assert row["accurate"] is True
+
+
+@pytest.fixture(scope="module")
+def quick_rows() -> list[dict]:
+    seen = []
+    rows = benchmarks.run(
+        quick=True, names=["batch-vs-loop", "gradient-vs-scipy"], progress=seen.append
+    )
+    assert seen == rows
+    return rows
+
+
+def test_quick_rows_have_the_schema_and_reach_their_accuracy(quick_rows):
+    assert [r["name"] for r in quick_rows] == ["batch-vs-loop", "gradient-vs-scipy"]
+    for row in quick_rows:
+        check_measured(row)
+
+
+def test_batch_and_loop_give_the_same_answers(quick_rows):
+    row = quick_rows[0]
+    assert row["extra"]["problems"] == 8
+    # Same seed, same iterations: only the order of floating-point sums may differ.
+    assert row["extra"]["max_objective_difference"] <= 1e-12
+    assert row["lpm_objective"] == pytest.approx(row["baseline_objective"], abs=1e-12)
+
+
+def test_gradient_and_scipy_reach_zhus_value(quick_rows):
+    row = quick_rows[1]
+    assert row["reference"] == pytest.approx(0.348780384918, abs=1e-12)  # THEORY.md §5.1
+    assert abs(row["lpm_objective"] - row["reference"]) <= row["tolerance"]
+    assert abs(row["baseline_objective"] - row["reference"]) <= row["tolerance"]
+    assert row["extra"]["lpm_residual"] <= 1e-10
+
+
+def test_certificate_vs_cvxpy_quick_or_skipped():
+    rows = benchmarks.run(quick=True, names=["certificate-vs-cvxpy"])
+    assert len(rows) == 1
+    if "convex" in lpm.METHODS:
+        check_measured(rows[0])
+        assert rows[0]["extra"]["baseline_status"] == "converged"
+        assert rows[0]["lpm_objective"] >= rows[0]["reference"]
+    else:
+        check_schema(rows[0])
+        assert rows[0]["skipped"] is True
+
+
+def test_missing_convex_method_gives_a_skipped_row(monkeypatch):
+    monkeypatch.setattr(lpm, "METHODS", {k: v for k, v in lpm.METHODS.items() if k != "convex"})
+    (row,) = certificate_vs_cvxpy.run(quick=True)
+    check_schema(row)
+    assert row["skipped"] is True and row["accurate"] is False
+    assert all(row[k] is None for k in NUMBER_KEYS)
+    assert "convex" in row["notes"]
+
+
+@pytest.mark.slow
+def test_relu_restarts_quick():
+    (row,) = benchmarks.run(quick=True, names=["relu-restarts"])
+    check_measured(row)
+    assert len(row["extra"]["lpm_restart_objectives"]) == lpm.solvers.RELU_RESTARTS
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="'nope' is not known; allowed: batch-vs-loop"):
+        benchmarks.run(quick=True, names=["nope"])
+    with pytest.raises(ValueError, match="allowed: cpu, cuda"):
+        benchmarks.run(quick=True, names=["batch-vs-loop"], device="tpu")
+
+
+def test_best_of_warms_up_and_keeps_the_best(monkeypatch):
+    calls = []
+
+    def work():
+        calls.append(1)
+        return len(calls)
+
+    t = timing.best_of(work, 3)
+    assert len(calls) == 4 and t.repeats == 3 and t.result == 4 and t.seconds >= 0
+    monkeypatch.setattr(timing, "SLOW_RUN_S", -1.0)  # every warm-up counts as slow
+    t = timing.best_of(work, 3)
+    assert len(calls) == 5 and t.repeats == 1
+    with pytest.raises(ValueError, match="repeats"):
+        timing.best_of(work, 0)
+
+
+def test_a_row_off_its_tolerance_is_not_accurate():
+    kwargs = dict(
+        device="cpu",
+        lpm_seconds=1.0,
+        baseline="b",
+        baseline_seconds=2.0,
+        repeats=1,
+        accuracy="a",
+        tolerance=1e-8,
+    )
+    good = report.make_row("x", "c", lpm_accuracy=1e-9, baseline_accuracy=0.0, **kwargs)
+    assert good["accurate"] and good["ratio"] == 2.0
+    for lpm_acc, base_acc in [(1e-7, 0.0), (0.0, math.inf), (math.nan, 0.0)]:
+        row = report.make_row("x", "c", lpm_accuracy=lpm_acc, baseline_accuracy=base_acc, **kwargs)
+        assert row["accurate"] is False
+        json.dumps(row, allow_nan=False)
