@@ -794,7 +794,8 @@ def read_store(path: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise ValueError(f"store {str(path)!r} does not exist; run a sweep into it first")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=_SQLITE_TIMEOUT)
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=_SQLITE_TIMEOUT)
         try:
             cursor = conn.execute(f"SELECT {', '.join(STORE_COLUMNS)} FROM results ORDER BY rowid")
             records = cursor.fetchall()
@@ -963,7 +964,7 @@ def _failed_rows(items, options, error: str) -> list[dict[str, Any]]:
 
 
 def run_sweep(
-    spec: SweepSpec,
+    spec: SweepSpec | str | Path,
     store: str | Path,
     *,
     dask_address: str | None = None,
@@ -976,7 +977,7 @@ def run_sweep(
 
     Parameters
     ----------
-    spec : SweepSpec
+    spec : SweepSpec, or the path of a spec file (read by :func:`load_spec`)
     store : str or Path
         SQLite file (created with its parent's permission if absent).
     dask_address : str, optional
@@ -1000,6 +1001,8 @@ def run_sweep(
     ValueError
         Bad arguments, an unwritable store, or Dask asked for but not installed or unreachable.
     """
+    if not isinstance(spec, SweepSpec):
+        spec = load_spec(spec)
     _check_run_args(dask_address, dask_workers, device, batch_size)
     start = time.perf_counter()
     path = Path(store)

@@ -318,6 +318,11 @@ def test_store_errors(tmp_path, solved):
     junk.write_text("not a database " * 100)
     with pytest.raises(ValueError, match="not an lpm sweep store"):
         sweep.read_store(junk)
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (a)")
+    with pytest.raises(ValueError, match="not an lpm sweep store"):
+        sweep.read_store(other)
     with pytest.raises(ValueError, match="does not exist"):
         sweep.run_sweep(spec, tmp_path / "no" / "dir.sqlite")
     for kwargs, fragment in [
@@ -334,6 +339,15 @@ def test_missing_dask_is_a_clear_error(solved, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(ValueError, match="needs the 'distributed' package"):
         sweep.run_sweep(solved[0], tmp_path / "s.sqlite", dask_workers=1)
+
+
+def test_run_from_a_spec_path_into_an_awkward_store_path(spec_file, tmp_path):
+    folder = tmp_path / "a dir#with?odd chars"
+    folder.mkdir()
+    store = folder / "s.sqlite"
+    summary = sweep.run_sweep(spec_file, store)
+    assert (summary.total, summary.done) == (6, 6)
+    assert len(sweep.read_store(store)) == 6
 
 
 def test_default_store():
