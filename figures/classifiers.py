@@ -103,10 +103,12 @@ def compute(quick: bool = False, progress: Progress = quiet) -> dict[str, Any]:
     return {"numeric": numeric, "theory_etf": theory_etf, "minority": list(MINORITY)}
 
 
+#: Drawn in this order, the learnable classifier last and smaller, so that where two
+#: classifiers give the same value (R = 1) both markers stay visible.
 _STYLE = {
-    "learnable": {"color": "C0", "marker": "o", "label": "learnable $W$"},
-    "etf": {"color": "C1", "marker": "s", "label": "fixed ETF"},
-    "random": {"color": "C2", "marker": "^", "label": "fixed random $W$"},
+    "random": {"color": "C2", "marker": "^", "label": "fixed random $W$", "markersize": 5},
+    "etf": {"color": "C1", "marker": "s", "label": "fixed ETF", "markersize": 5},
+    "learnable": {"color": "C0", "marker": "o", "label": "learnable $W$", "markersize": 3.5},
 }
 
 
@@ -124,18 +126,9 @@ def draw(data: dict[str, Any]) -> Figure:
     theory = data["theory_etf"]
     for ax, (key, ylabel) in zip(axes.flat, panels):
         theory_line(ax, theory["R"], theory[key], label="fixed ETF, closed form")
-        for classifier in CLASSIFIERS:
+        for classifier, style in _STYLE.items():
             series = data["numeric"][classifier]
-            style = _STYLE[classifier]
-            numeric_points(
-                ax,
-                series["R"],
-                series[key],
-                series["ok"],
-                label=style["label"],
-                color=style["color"],
-                marker=style["marker"],
-            )
+            numeric_points(ax, series["R"], series[key], series["ok"], **style)
         ax.set_xscale("log")
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=-0.03 * ax.get_ylim()[1])

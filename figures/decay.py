@@ -150,7 +150,7 @@ def draw(data: dict[str, Any]) -> Figure:
         ax.set_xscale("log")
         ax.set_ylim(bottom=-0.03 * ax.get_ylim()[1])
     axes[0, 0].legend(loc="upper right")
-    axes[0, 1].legend(loc="upper right")
+    axes[0, 1].legend(loc="lower left", ncols=2, fontsize=6.5)
     for ax, tag in zip(axes.flat, "abcd"):
         panel_label(ax, f"({tag})")
     return fig
