@@ -97,6 +97,7 @@ __all__ = [
     "fixed_certificate",
     "fixed_svm_lower_bound",
     "gram_certificate",
+    "relaxation_bound",
     "svm_lower_bound",
 ]
 
@@ -821,6 +822,50 @@ def certificate(solution: Solution) -> Certificate | None:
         if best is None or cert.lower_bound > best.lower_bound:
             best = cert
     return best
+
+
+def relaxation_bound(solution: Solution, *, solver: str | None = None) -> Certificate:
+    """A certified bound from the dual of the problem's convex program, solved by cvxpy.
+
+    Not cheap (a conic solve: seconds at K = 20, minutes at K = 60), so :func:`attach` never
+    calls it. Use it where the cheap certificate is loose: ReLU features with a learnable
+    classifier when K > :data:`DNN_MAX_K` (``attach`` then bounds with Ν = 0, the free-feature
+    bound), or to check a cheap bound independently. The bound is the doubly-nonnegative
+    relaxation's for ReLU features and the exact program's otherwise; it is computed at the
+    solution's point from the solver's dual variables (:class:`DualPoint`), so it is valid
+    whatever the solver's accuracy, and tight up to it.
+
+    Parameters
+    ----------
+    solution : Solution
+        A solution of a problem that :mod:`lpm.solvers.convex` poses and that has a finite
+        optimum (energies or weight decay, or fixed classifiers with spherical features).
+    solver : "CLARABEL", "SCS" or None
+        As in :func:`lpm.solvers.convex.solve_convex`.
+
+    Returns
+    -------
+    Certificate
+    """
+    from lpm.solvers.convex import solve_convex, supports
+
+    p = solution.problem
+    reason = supports(p)
+    if reason is not None or (p.regime == "unregularised" and p.features != "sphere"):
+        raise ValueError(
+            "relaxation_bound needs a problem with a finite optimum and a convex program; "
+            "allowed: energies or decay (any features), or a fixed classifier on spheres"
+        )
+    result = solve_convex(p, solver=solver)
+    if result.info.get("dual") is None:
+        raise ValueError(f"the convex program was not solved: cvxpy status {result.cvx_status!r}")
+    dual = DualPoint.from_dict(result.info["dual"])
+    b = solution.b if p.bias != "none" else None
+    if p.fixed_classifier:
+        return fixed_certificate(p, solution.means, b, objective=solution.objective, dual=dual)
+    return gram_certificate(
+        p, solution.W, solution.means, b, objective=solution.objective, dual=dual
+    )
 
 
 def attach(solution: Solution) -> Solution:

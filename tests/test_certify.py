@@ -438,3 +438,54 @@ def test_k60_imbalanced_lpm_is_certified_quickly():
     assert sol.converged
     assert sol.objective - cert.lower_bound <= GAP_TOL * max(1.0, sol.objective)
     assert seconds < 5.0
+
+
+def test_relaxation_bound_recovers_what_the_cheap_relu_certificate_leaves_out(monkeypatch):
+    import lpm.certify as certify
+
+    lam = 1e-3
+    p = Problem.from_counts((100, 100, 10, 10), dim=8, features="relu", decay=(lam, lam))
+    W, M, _ = _relu_closed_form(p.counts, lam, p.dim)
+    f = objective(p, W, collapsed(p, M))
+    sol = lpm.Solution(
+        problem=p,
+        W=W,
+        H=collapsed(p, M),
+        b=np.zeros(4),
+        objective=f,
+        residual=0.0,
+        status="converged",
+        method="theory",
+        tol=1e-10,
+    )
+    # Above DNN_MAX_K the cheap certificate does not fit Ν: its bound is the free-feature one.
+    monkeypatch.setattr(certify, "DNN_MAX_K", 2)
+    cheap = certificate(sol)
+    assert cheap.kind == "dnn-dual" and f - cheap.lower_bound > 1e-3
+    tight = certify.relaxation_bound(sol)
+    assert tight.lower_bound <= f + 1e-14
+    assert f - tight.lower_bound < GAP_TOL
+    with pytest.raises(ValueError, match="finite optimum"):
+        certify.relaxation_bound(
+            lpm.Solution(
+                problem=Problem.from_counts((2, 1), dim=2),
+                W=np.zeros((2, 2)),
+                H=np.zeros((3, 2)),
+                b=np.zeros(2),
+                objective=1.0,
+                residual=0.0,
+                status="converged",
+                method="x",
+                tol=1.0,
+            )
+        )
+
+
+def test_relu_beyond_k4_gradient_and_dnn_bound():
+    # K = 5: the doubly-nonnegative cone is larger than the completely positive one, so the
+    # relaxation could be loose; on this instance it is tight (orthogonal optimal means).
+    p = Problem.from_counts((20, 20, 4, 4, 4), dim=5, features="relu", decay=(1e-3, 1e-3))
+    sol = lpm.solve(p, restarts=2)
+    assert sol.converged and sol.info["certificate"] == "dnn-dual"
+    assert sol.info["certificate_exact"] is False
+    assert 0.0 <= sol.gap < GAP_TOL
