@@ -7,7 +7,7 @@ with count-dependent lengths (majority classes longer): "neural collapse for any
 Yang et al. needs the per-sample budget. For K = 4, n = (100, 100, 10, 10), E_W = E_H = 1 the
 lengths are (1.38436, 1.38436, 0.28904, 0.28904) and the value 0.45361.
 
-This check passes when the false statement ("the class-average optimum is equinorm") is refuted
+Check: it passes when the false statement ("the class-average optimum is equinorm") is refuted
 on every imbalanced case — the relative spread (max − min)/max of ‖h̄_k‖ must be AT LEAST
 :data:`SPREAD_MIN` — and the controls hold: the same counts with the per-sample budget give
 ‖h̄_k‖ = sqrt(E_H) for every k, a balanced class-average problem is equinorm, and the imbalanced

@@ -6,7 +6,7 @@ has unequal classifier norms and angles (majority rows longer; at n = (100, 100,
 ‖w_k‖² = (1.74, 1.74, 0.26, 0.26), the minority rows coincide). The ETF statement of the balanced
 theorem is false here.
 
-This check passes when the false statement is refuted on every imbalanced case with K ≥ 3 — the
+Check: it passes when the false statement is refuted on every imbalanced case with K ≥ 3 — the
 distance ‖G/‖G‖_F − P_K/‖P_K‖_F‖_F of G = W Wᵀ from the ETF direction must be AT LEAST
 :data:`DISTANCE_MIN` — and the control holds: the balanced problem of the same K, d and energies
 gives W Wᵀ = E_W (K/(K−1)) P_K. (With K = 2 only w_1 − w_2 enters the loss, and the optimum is
