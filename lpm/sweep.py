@@ -23,6 +23,13 @@ part of the base problem's count form (:data:`COUNT_PARTS`: ``majority``, ``mino
 ``n_minority``, ``ratio`` of ``step``; ``K``, ``n`` of ``balanced``; ``K``, ``n_max``, ``rho`` of
 ``long_tail``); or a solve option (:data:`SOLVE_KEYS`). The last grid key varies fastest.
 
+Geometry
+--------
+Each row stores the chosen keys of :class:`lpm.GeometryReport`. Its minority measures
+(``minority_w_separation``) use the problem's minority classes, and for a ``step`` form at R = 1
+(equal counts, so no minority) its K_B last classes: a phase diagram over R then has the
+separation at every R, the balanced ETF value 2K/(K−1)·E_W at R = 1 included.
+
 Keys and resumption
 -------------------
 Every point has a key: the first 24 hex digits of the SHA-256 of the canonical JSON of
@@ -483,9 +490,11 @@ class SweepSpec:
         Returns
         -------
         list of (key, problem, point)
-            ``point`` is ``{"grid": {grid key: value}, "solve": {option: value}}``: the point's
-            grid coordinates, and the options to pass on (``lpm.solve(problem, **point["solve"])``
-            reproduces the stored row). Later duplicates of a key are dropped.
+            ``point`` is ``{"grid": {grid key: value}, "solve": {option: value}, "minority":
+            [classes]}``: the point's grid coordinates; the options to pass on
+            (``lpm.solve(problem, **point["solve"])`` reproduces the stored row); the classes
+            the geometry's minority measures use — the problem's minority classes, or for a
+            step form at R = 1 its K_B last classes. Later duplicates of a key are dropped.
 
         Raises
         ------
@@ -519,8 +528,23 @@ class SweepSpec:
             if key in seen:
                 continue
             seen.add(key)
-            out.append((key, problem, {"grid": coords, "solve": options}))
+            minority = _minority(flags, problem)
+            out.append((key, problem, {"grid": coords, "solve": options, "minority": minority}))
         return out
+
+
+def _minority(flags: Mapping[str, Any], problem: Problem) -> list[int]:
+    """The classes the geometry's minority measures use (0-based).
+
+    The problem's own minority classes; for a step form whose counts are equal (R = 1), its K_B
+    last classes, so that a phase diagram over R has the minority separation at every R.
+    """
+    if problem.minority_classes or "step" not in flags:
+        return list(problem.minority_classes)
+    value = flags["step"]
+    parts = [p.strip() for p in value.split(":")] if isinstance(value, str) else list(value)
+    majority = int(parts[0])
+    return list(range(majority, problem.K))
 
 
 def _set_parts(flags: dict[str, Any], coords: Mapping[str, Any]) -> dict[str, Any]:
@@ -628,7 +652,14 @@ def _row(
     geometry, message = None, solution.message
     if geometry_keys is not None and _finite(solution):
         try:
-            report = lpm.geometry(solution, global_mean=global_mean).to_dict()
+            report = lpm.measure(
+                solution.W,
+                solution.H,
+                solution.problem.labels,
+                solution.b,
+                minority=item.get("minority", solution.problem.minority_classes),
+                global_mean=global_mean,
+            ).to_dict()
         except ValueError as exc:  # kept as a finished row: the solve itself is sound
             message = _one_line(f"{message}; no geometry: {exc}")
         else:
@@ -667,7 +698,9 @@ def solve_rows(
     Parameters
     ----------
     items : sequence of dict
-        ``{"key": str, "problem": Problem.to_dict(), "params": grid coordinates}``.
+        ``{"key": str, "problem": Problem.to_dict(), "params": grid coordinates, "minority":
+        classes for the geometry's minority measures}`` (``minority`` optional: default the
+        problem's minority classes).
     options : mapping
         Solve options shared by the batch (:data:`SOLVE_KEYS`).
     device : str
@@ -735,7 +768,12 @@ def _batches(
         options = group[0][2]["solve"]
         for start in range(0, len(group), batch_size):
             items = [
-                {"key": key, "problem": problem.to_dict(), "params": info["grid"]}
+                {
+                    "key": key,
+                    "problem": problem.to_dict(),
+                    "params": info["grid"],
+                    "minority": info["minority"],
+                }
                 for key, problem, info in group[start : start + batch_size]
             ]
             out.append((options, items))

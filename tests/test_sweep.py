@@ -78,7 +78,12 @@ def test_points_cover_the_grid_in_order(spec_file):
         ((10, 10, 2, 2), (1.0, 1.0)),
         ((10, 10, 2, 2), (2.0, 2.0)),
     ]
-    assert points[2][2] == {"grid": {"ratio": 2, "energy": [1, 1]}, "solve": {}}
+    assert points[2][2] == {
+        "grid": {"ratio": 2, "energy": [1, 1]},
+        "solve": {},
+        "minority": [2, 3],
+    }
+    assert points[0][2]["minority"] == [2, 3]  # R = 1: the step form's minority, not ()
     assert len({k for k, _, _ in points}) == 6
     assert spec.geometry == ("nc1", "w_norms", "w_gram", "minority_w_separation", "counts")
     assert spec.name == "tiny minority-collapse grid"
@@ -195,10 +200,17 @@ def test_results_equal_a_direct_solve(solved):
 
 
 def test_balanced_point_matches_theory(solved):
-    """THEORY §1.2: at R = 1 the stored optimum is L* = log(1 + (K−1)exp(−K/(K−1)·sqrt(EW EH)))."""
+    """THEORY §1.2: at R = 1 the stored optimum is L* = log(1 + (K−1)exp(−K/(K−1)·sqrt(EW EH)));
+    §1.5: there the minority separation max ‖w_k − w_l‖² is the ETF value 2K/(K−1)·E_W."""
     _, _, rows = solved
     row = next(r for r in rows if r["params"] == {"ratio": 1, "energy": [1, 1]})
     assert abs(row["objective"] - 0.5826576530618) <= 1e-9
+    for energy in (1, 2):
+        row = next(r for r in rows if r["params"] == {"ratio": 1, "energy": [energy, energy]})
+        assert abs(row["geometry"]["minority_w_separation"] - 8 / 3 * energy) <= 1e-6
+    # At R = 5 (above R₀ ≈ 3.41 for E = (1, 1)) the minority classifiers have collapsed.
+    row = next(r for r in rows if r["params"] == {"ratio": 5, "energy": [1, 1]})
+    assert row["geometry"]["minority_w_separation"] <= 1e-6
 
 
 def test_rerun_skips_everything(solved, tmp_path):
