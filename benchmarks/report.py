@@ -4,7 +4,8 @@ A row compares lpm with a baseline measured in the same run on the same problem:
 
 * ``name`` (the benchmark), ``case`` (the instance), ``device``;
 * ``lpm_seconds``, ``baseline`` (what the baseline is), ``baseline_seconds``, ``ratio`` =
-  baseline_seconds / lpm_seconds (> 1: lpm is faster), ``repeats`` (timed runs: the fewer of the two sides);
+  baseline_seconds / lpm_seconds (> 1: lpm is faster), ``repeats`` (timed runs: the fewer of
+  the two sides);
 * ``accuracy`` (what the accuracy numbers measure), ``lpm_accuracy``, ``baseline_accuracy``,
   ``tolerance`` (the accuracy each side must reach), ``accurate`` (both reached it);
 * ``reference`` (the value accuracies are measured against, when there is one),
