@@ -147,20 +147,6 @@ def _counts(majority: int, minority: int, ratio: Fraction) -> tuple[int, ...]:
     return (ratio.numerator,) * majority + (ratio.denominator,) * minority
 
 
-def _solve(problem: Problem, method: str) -> Solution:
-    """``lpm.solve(problem, method=method)``; while the convex method is not yet in the registry
-    (the lead registers it), its module is called directly, with the same certificate."""
-    import lpm
-
-    if method in lpm.METHODS or method == "auto":
-        return lpm.solve(problem, method=method)
-    from lpm.certify import attach
-    from lpm.solvers import SolveOptions
-    from lpm.solvers.convex import METHOD
-
-    return attach(METHOD.run([problem], SolveOptions())[0])
-
-
 def minority_collapse_threshold(
     majority: int,
     minority: int,
@@ -225,7 +211,7 @@ def minority_collapse_threshold(
         raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
     K = majority + minority
     dim = K if dim is None else _positive_int("dim", dim, 1)
-    if method not in (*lpm.METHODS, "auto", "convex"):
+    if method not in (*lpm.METHODS, "auto"):
         raise ValueError(f"method {method!r} is not known; allowed: auto, {', '.join(lpm.METHODS)}")
 
     start = time.perf_counter()
@@ -243,7 +229,7 @@ def minority_collapse_threshold(
                 "use a larger rtol"
             )
         problem = Problem.from_counts(counts, dim=dim, energy=(E_W, E_H))
-        sol = _solve(problem, method)
+        sol = lpm.solve(problem, method=method)
         all_converged &= sol.converged
         all_certified &= sol.certified
         sep = minority_separation(sol, minority)

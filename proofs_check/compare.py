@@ -194,18 +194,8 @@ def _unit(G: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def solve_all(problems: Sequence[Problem], method: str = "auto", **options) -> list[Solution]:
-    """Solve problems with :func:`lpm.solve_batch` (same-structured problems share one batch).
-
-    While ``"convex"`` is not yet in :data:`lpm.METHODS` (the lead registers it), its module is
-    called directly and the same certificate (:func:`lpm.certify.attach`) is attached.
-    """
-    if method in lpm.METHODS or method == "auto":
-        return lpm.solve_batch(list(problems), method=method, **options)
-    from lpm.certify import attach
-    from lpm.solvers import SolveOptions
-    from lpm.solvers.convex import METHOD
-
-    return [attach(s) for s in METHOD.run(list(problems), SolveOptions(**options))]
+    """Solve problems with :func:`lpm.solve_batch` (same-structured problems share one batch)."""
+    return lpm.solve_batch(list(problems), method=method, **options)
 
 
 def solve_certified(problems: Sequence[Problem], **options) -> list[Solution]:
