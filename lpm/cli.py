@@ -71,7 +71,15 @@ COUNT_FORMS: dict[str, str] = {
 }
 
 #: The subcommands, in the order of ``lpm --help``.
-COMMANDS: tuple[str, ...] = ("solve", "compare", "threshold", "check", "figures")
+COMMANDS: tuple[str, ...] = (
+    "solve",
+    "compare",
+    "threshold",
+    "check",
+    "figures",
+    "sweep",
+    "bench",
+)
 
 #: Environment variable that turns one-line errors back into tracebacks.
 DEBUG_ENV = "LPM_DEBUG"
@@ -577,6 +585,86 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     return EXIT_DONE
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from lpm import sweep
+
+    target = list(args.target)
+    if target[0] == "show":
+        if len(target) != 2:
+            raise UsageError("'lpm sweep show' takes one STORE path (a .sqlite file of a sweep)")
+        if args.csv and args.json:
+            raise UsageError("--csv and --json exclude each other; give one of them, or neither")
+        rows = sweep.read_store(target[1])
+        if args.csv:
+            sys.stdout.write(sweep.store_to_csv(rows))
+        elif args.json:
+            _print_json(rows)
+        else:
+            sys.stdout.write(sweep.store_to_csv(rows))
+        return EXIT_DONE
+    if len(target) != 1:
+        raise UsageError(
+            "'lpm sweep' takes one SPEC.toml, or 'show STORE'; got " + " ".join(target)
+        )
+    if args.dask is not None and args.dask_workers is not None:
+        raise UsageError("--dask and --dask-workers exclude each other; give one of them")
+    spec = target[0]
+    store = args.store if args.store is not None else sweep.default_store(spec)
+    summary = sweep.run_sweep(
+        spec,
+        store,
+        dask_address=args.dask,
+        dask_workers=args.dask_workers,
+        device=args.device,
+        batch_size=args.batch_size,
+        progress=_progress,
+    )
+    data = summary.to_dict()
+    if args.json:
+        _print_json(data)
+    else:
+        print(
+            f"sweep      {data['total']} points: {data['done']} solved, {data['skipped']} already "
+            f"in the store, {data['failed']} failed, {data['unconverged']} not converged "
+            f"({_num(data['seconds'], '.3g')} s)"
+        )
+        print(f"store      {data['store']}")
+    return EXIT_NOT_CONVERGED if data["failed"] or data["unconverged"] else EXIT_DONE
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    run = _backend("benchmarks", "run", "bench")
+    rows = run(quick=args.quick, device=args.device, names=args.only, progress=_bench_progress)
+    if args.json:
+        _print_json(rows)
+    else:
+        header = f"{'benchmark':<22} {'case':<18} {'lpm s':>9} {'baseline s':>11} {'ratio':>7}  ok"
+        lines = [header, "-" * len(header)]
+        for r in rows:
+            if r.get("skipped"):
+                lines.append(f"{r['name']:<22} skipped: {r.get('notes', '')}")
+                continue
+            lines.append(
+                f"{r['name']:<22} {str(r.get('case', ''))[:18]:<18} "
+                f"{_num(r['lpm_seconds'], '.3g'):>9} {_num(r['baseline_seconds'], '.3g'):>11} "
+                f"{_num(r['ratio'], '.3g'):>7}  {'yes' if r.get('accurate') else 'NO'}"
+            )
+            lines.append(f"{'':<22} baseline: {r['baseline']}")
+        print("\n".join(lines))
+    bad = [r for r in rows if not r.get("skipped") and not r.get("accurate")]
+    return EXIT_NOT_CONVERGED if bad else EXIT_DONE
+
+
+def _bench_progress(row: Any) -> None:
+    if isinstance(row, dict):
+        print(
+            f"{row.get('name')}: {row.get('case', '')} ratio {_num(row.get('ratio'), '.3g')}",
+            file=sys.stderr,
+        )
+    else:
+        print(str(row), file=sys.stderr)
+
+
 # ------------------------------------------------------------------------------------ parser
 _EXAMPLES = """\
 examples:
@@ -693,6 +781,45 @@ def build_parser() -> argparse.ArgumentParser:
     fig.add_argument("--out", metavar="DIR", help="output folder")
     fig.add_argument("--only", nargs="+", metavar="NAME", help="build only these figures")
     fig.set_defaults(run=_cmd_figures)
+
+    swp = sub.add_parser(
+        "sweep",
+        help="solve a grid of problems into a resumable results store",
+        description=(
+            "lpm sweep SPEC.toml [--store PATH] [--dask ADDRESS | --dask-workers N]: solve the\n"
+            "grid of a TOML spec into a SQLite store; re-running resumes, never duplicating a\n"
+            "finished row. lpm sweep show STORE [--csv | --json]: read a store back."
+        ),
+        formatter_class=formatter,
+        allow_abbrev=False,
+    )
+    swp.add_argument("target", nargs="+", metavar="SPEC.toml | show STORE")
+    swp.add_argument("--store", metavar="PATH", help="results store (default: SPEC.sqlite)")
+    swp.add_argument("--dask", metavar="ADDRESS", help="a running Dask scheduler")
+    swp.add_argument(
+        "--dask-workers", type=int, metavar="N", help="start N local Dask worker processes"
+    )
+    swp.add_argument("--device", default="cpu", help="cpu or cuda")
+    swp.add_argument("--batch-size", type=int, default=64, help="problems per batch")
+    swp.add_argument("--csv", action="store_true", help="with show: CSV on stdout (default)")
+    swp.add_argument("--json", action="store_true", help="JSON on stdout")
+    swp.set_defaults(run=_cmd_sweep)
+
+    bench = sub.add_parser(
+        "bench",
+        help="time lpm against baselines measured in the same run",
+        description=(
+            "Each row: lpm's time, a baseline's time on the same problem in the same run, their\n"
+            "ratio (baseline / lpm; > 1: lpm is faster) and the accuracy both reached."
+        ),
+        formatter_class=formatter,
+        allow_abbrev=False,
+    )
+    bench.add_argument("--quick", action="store_true", help="smaller instances, fewer repeats")
+    bench.add_argument("--json", action="store_true", help="a JSON list of rows on stdout")
+    bench.add_argument("--device", default="cpu", help="cpu or cuda")
+    bench.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
+    bench.set_defaults(run=_cmd_bench)
     assert tuple(sub.choices) == COMMANDS
     return parser
 

@@ -557,3 +557,45 @@ def test_executable_usage_error_contract():
     done = _process("solve --balanced 3:4 --dtype float16")
     assert done.returncode == 2 and done.stdout == ""
     assert len(done.stderr.splitlines()) == 1 and "float64" in done.stderr
+
+
+# ------------------------------------------------------------------ sweep and bench wiring
+def test_sweep_runs_resumes_and_shows(tmp_path, capsys):
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(
+        '[problem]\nstep = "1:1:2:1"\ndim = 2\nenergy = [1, 1]\n[grid]\nratio = [1, 2]\n'
+    )
+    store = tmp_path / "tiny.sqlite"
+    assert cli.main(["sweep", str(spec), "--store", str(store), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["done"] == 2 and first["skipped"] == 0
+    assert cli.main(["sweep", str(spec), "--store", str(store), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["done"] == 0 and again["skipped"] == 2
+    assert cli.main(["sweep", "show", str(store), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 and all(r["status"] == "converged" for r in rows)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sweep", "show"],
+        ["sweep", "a.toml", "b.toml"],
+        ["sweep", "missing.toml", "--dask", "tcp://x:1", "--dask-workers", "2"],
+        ["sweep", "show", "x.sqlite", "--csv", "--json"],
+    ],
+)
+def test_sweep_bad_usage_is_one_line(argv, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("lpm: error:")
+
+
+def test_bench_rows_schema(capsys):
+    pytest.importorskip("benchmarks")
+    code = cli.main(["bench", "--quick", "--json", "--only", "batch-vs-loop"])
+    rows = json.loads(capsys.readouterr().out)
+    assert code in (0, 3) and rows and rows[0]["name"] == "batch-vs-loop"
+    for key in ("lpm_seconds", "baseline", "baseline_seconds", "ratio"):
+        assert key in rows[0]
