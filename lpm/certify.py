@@ -354,8 +354,48 @@ def _bias_term(
     return -float(np.abs(g_b) @ box), {"bias_box": float(box.max())}
 
 
-def _upper(objective: float) -> float:
-    return objective + _LEVEL_MARGIN * max(1.0, abs(objective))
+def _upper(
+    problem: Problem,
+    W: NDArray[np.float64],
+    M: NDArray[np.float64],
+    bias: NDArray[np.float64],
+    objective: float | None,
+) -> float:
+    """An upper bound on the optimum, for the level-set arguments: the class-mean objective at
+    the candidate moved into the feasible set (budgets scaled down to their bounds, ReLU means
+    clipped at 0, spherical means put on their sphere; every such point is the collapsed
+    per-sample point of a feasible solution), or ``objective`` when that is smaller, plus a
+    margin for rounding."""
+    K, counts = problem.K, np.asarray(problem.counts, dtype=np.float64)
+    feature, r2 = _feature_side(problem)
+    M = np.maximum(M, 0.0) if problem.features == "relu" else M.copy()
+    sq = (M * M).sum(axis=1)
+    if problem.features == "sphere":
+        unit = np.zeros_like(M)
+        unit[:, 0] = 1.0
+        safe = np.where(sq > 0, np.sqrt(sq), 1.0)[:, None]
+        M = np.where(sq[:, None] > 0, M / safe, unit) * math.sqrt(r2)
+    elif feature == "per-class":
+        M = M * np.minimum(1.0, np.sqrt(r2 / np.maximum(sq, 1e-300)))[:, None]
+    elif feature == "average" and sq.sum() > K * r2:
+        M = M * math.sqrt(K * r2 / sq.sum())
+    if problem.energy is not None and problem.classifier == "learnable":
+        sw = float((W * W).sum())
+        if sw > K * problem.energy[0]:
+            W = W * math.sqrt(K * problem.energy[0] / sw)
+    value, _ = class_loss(problem, M @ W.T + bias)
+    value += _penalty_constant(problem)
+    if problem.decay is not None:
+        lam_W, lam_H, lam_b = problem.decay
+        if problem.classifier == "learnable":
+            value += 0.5 * lam_W * float((W * W).sum())
+        if feature == "decay":
+            value += 0.5 * lam_H * float(counts @ (M * M).sum(axis=1))
+        if problem.bias == "penalised":
+            value += 0.5 * lam_b * float(bias @ bias)
+    if objective is not None and math.isfinite(objective):
+        value = min(value, objective)
+    return value + _LEVEL_MARGIN * max(1.0, abs(value))
 
 
 def _candidate(problem: Problem, b: NDArray[np.float64] | None) -> NDArray[np.float64]:
@@ -407,8 +447,9 @@ def gram_certificate(
         Class means h̄_k (any point works; the bound is loose away from the optimum).
     b : ndarray, shape=[K] or None
     objective : float, optional
-        f at a feasible point (bounds the level set for the decay trace bound and a free bias);
-        default: the class-mean objective at (W, M, b).
+        The objective of a FEASIBLE point, if one better than the candidate's is known: an upper
+        bound on the optimum, which bounds the level set (the decay trace bound, a free bias).
+        Default: the class-mean objective at the candidate moved into the feasible set.
     dual : DualPoint, optional
         Dual variables (a convex solver's); multipliers it leaves None are fitted to the KKT
         conditions S V = 0 of V = [h̄; W] by (nonnegative) least squares — Ν only for K ≤
@@ -441,17 +482,7 @@ def gram_certificate(
     feature, r2 = _feature_side(problem)
     penalty_const = _penalty_constant(problem)
 
-    # The class-mean objective at the candidate bounds the level set.
-    pen = 0.0
-    if problem.decay is not None:
-        lam_W, lam_H, lam_b = problem.decay
-        pen += 0.5 * lam_W * float((W * W).sum())
-        if feature == "decay":
-            pen += 0.5 * lam_H * float(counts @ (M * M).sum(axis=1))
-        if problem.bias == "penalised":
-            pen += 0.5 * lam_b * float(bias @ bias)
-    f_mean = F0 + pen + penalty_const
-    upper = _upper(f_mean if objective is None else min(objective, f_mean))
+    upper = _upper(problem, W, M, bias, objective)
 
     S = np.zeros((2 * K, 2 * K))
     S[:K, K:] = P / 2
@@ -647,7 +678,8 @@ def fixed_certificate(
     M : ndarray, shape=[K, d]
     b : ndarray, shape=[K] or None
     objective : float, optional
-        f at a feasible point (bounds a free bias); default: the class-mean objective.
+        The objective of a FEASIBLE point (bounds a free bias), as for
+        :func:`gram_certificate`.
     dual : DualPoint, optional
         Only its ``logit_gradient`` is used.
 
@@ -678,19 +710,13 @@ def fixed_certificate(
     descent = np.maximum(-g, 0.0) if problem.features == "relu" else -g
     norms = np.linalg.norm(descent, axis=1)
     penalty_const = _penalty_constant(problem)
-    pen = 0.0
     if feature == "average":
         inner = -math.sqrt(K * r2) * float(np.linalg.norm(norms))
     elif feature == "per-class":
         inner = -math.sqrt(r2) * float(norms.sum())
     else:
-        lam_H = problem.decay[1]
-        inner = -float((norms**2 / (2.0 * lam_H * counts)).sum())
-        pen = 0.5 * lam_H * float(counts @ (M * M).sum(axis=1))
-    if problem.bias == "penalised":
-        pen += 0.5 * problem.decay[2] * float(bias @ bias)
-    f_mean = F0 + pen + penalty_const
-    upper = _upper(f_mean if objective is None else min(objective, f_mean))
+        inner = -float((norms**2 / (2.0 * problem.decay[1] * counts)).sum())
+    upper = _upper(problem, W, M, bias, objective)
     details: dict[str, Any] = {
         "source": "dual" if dual is not None else "point",
         "gradient_norm": float(np.linalg.norm(g)),
@@ -814,9 +840,9 @@ def certificate(solution: Solution) -> Certificate | None:
     best: Certificate | None = None
     for dual in duals:
         if p.fixed_classifier:
-            cert = fixed_certificate(p, M, b, objective=solution.objective, dual=dual)
+            cert = fixed_certificate(p, M, b, dual=dual)
         else:
-            cert = gram_certificate(p, solution.W, M, b, objective=solution.objective, dual=dual)
+            cert = gram_certificate(p, solution.W, M, b, dual=dual)
         if not math.isfinite(cert.lower_bound):
             continue
         if best is None or cert.lower_bound > best.lower_bound:
@@ -862,10 +888,8 @@ def relaxation_bound(solution: Solution, *, solver: str | None = None) -> Certif
     dual = DualPoint.from_dict(result.info["dual"])
     b = solution.b if p.bias != "none" else None
     if p.fixed_classifier:
-        return fixed_certificate(p, solution.means, b, objective=solution.objective, dual=dual)
-    return gram_certificate(
-        p, solution.W, solution.means, b, objective=solution.objective, dual=dual
-    )
+        return fixed_certificate(p, solution.means, b, dual=dual)
+    return gram_certificate(p, solution.W, solution.means, b, dual=dual)
 
 
 def attach(solution: Solution) -> Solution:
