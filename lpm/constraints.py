@@ -57,6 +57,17 @@ class FeasibleSet:
     nonneg: bool
     mask: torch.Tensor
 
+    def select(self, index: torch.Tensor) -> FeasibleSet:
+        """The feasible set of the problems at ``index`` (a LongTensor into the batch)."""
+        return FeasibleSet(
+            W_radius=self.W_radius[index],
+            scale=self.scale[index],
+            kind=self.kind,
+            U_radius=self.U_radius[index],
+            nonneg=self.nonneg,
+            mask=self.mask[index],
+        )
+
     def project_W(self, W: torch.Tensor) -> torch.Tensor:
         """Euclidean projection of W, shape=[B, K, d], onto its ball."""
         norm = W.flatten(1).norm(dim=1)

@@ -72,6 +72,21 @@ class ObjectiveData:
     target: torch.Tensor
     K: int
 
+    def select(self, index: torch.Tensor) -> ObjectiveData:
+        """The objective of the problems at ``index`` (a LongTensor into the batch)."""
+        return ObjectiveData(
+            loss=self.loss,
+            labels=self.labels[index],
+            weights=self.weights[index],
+            mask=self.mask[index],
+            W_fixed=None if self.W_fixed is None else self.W_fixed[index],
+            lam_W=self.lam_W[index],
+            lam_H=self.lam_H[index],
+            lam_b=self.lam_b[index],
+            target=self.target[index],
+            K=self.K,
+        )
+
 
 def objective_data(
     problems: list[Problem] | tuple[Problem, ...],

@@ -228,12 +228,17 @@ def spg(
         return _spg(problems, seeds, device, dtype, tol, max_iter, callback)
 
 
+def _take(blocks, index):
+    return tuple(None if t is None else t[index] for t in blocks)
+
+
 def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Solution]:
     start = time.perf_counter()
     B = len(problems)
     seeds = [0] * B if seeds is None else list(seeds)
     tdtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
     data = objective_data(problems, device=device, dtype=tdtype)
+    fixed_W = data.W_fixed
     fs = feasible_set(problems, device=device, dtype=tdtype)
     fun = _Objective(data, fs)
     eps = torch.finfo(tdtype).eps
@@ -254,6 +259,25 @@ def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Soluti
     best_res = res.clone()
     last_gain = torch.zeros(B, dtype=torch.long, device=device)
     iterations = torch.zeros(B, dtype=torch.long, device=device)
+    # Rows of the batch tensors are problems `rows[i]`; finished problems are retired from the
+    # tensors (their final state kept in `final`) once they are half of the batch, so that the
+    # remaining ones do not pay for them.
+    rows = torch.arange(B, device=device)
+    final: dict[int, tuple] = {}
+
+    def retire(which: torch.Tensor) -> None:
+        W, U, b = x
+        H = fun.s * U
+        for i in which.nonzero().flatten().tolist():
+            final[int(rows[i])] = (
+                None if W is None else W[i],
+                H[i],
+                None if b is None else b[i],
+                float(res[i]),
+                int(iterations[i]),
+                bool(stalled[i]),
+            )
+
     it = 0
     while it < max_iter and bool(active.any()):
         it += 1
@@ -275,8 +299,7 @@ def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Soluti
             trial_alpha = torch.where(pending, trial_alpha * 0.5, trial_alpha)
         moved = active & ~pending
         fails = torch.where(pending & active, fails + 1, torch.zeros_like(fails))
-        newly_stalled = active & (fails >= 3)
-        stalled = stalled | newly_stalled
+        stalled = stalled | (active & (fails >= 3))
         _, g_new = fun(x_new)
         s = tuple(None if a is None else a - b for a, b in zip(x_new, x))
         y = tuple(None if a is None else a - b for a, b in zip(g_new, g))
@@ -301,22 +324,33 @@ def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Soluti
         active = active & (res > tol) & ~stalled
         if callback is not None and it % 100 == 0:
             callback(it, res.detach().cpu().numpy())
+        live = int(active.sum())
+        if 0 < live <= len(rows) // 2:
+            retire(~active)
+            keep = active.nonzero().flatten()
+            x, g = _take(x, keep), _take(g, keep)
+            f, history, alpha, res = f[keep], history[keep], alpha[keep], res[keep]
+            active, stalled, fails = active[keep], stalled[keep], fails[keep]
+            best_res, last_gain, iterations = best_res[keep], last_gain[keep], iterations[keep]
+            rows = rows[keep]
+            data, fs = data.select(keep), fs.select(keep)
+            fun = _Objective(data, fs)
+    retire(torch.ones(len(rows), dtype=torch.bool, device=device))
 
     elapsed = time.perf_counter() - start
-    W, U, b = x
-    H = (fun.s * U).detach().cpu().to(torch.float64).numpy()
-    Wn = None if W is None else W.detach().cpu().to(torch.float64).numpy()
-    bn = None if b is None else b.detach().cpu().to(torch.float64).numpy()
-    res_np = res.detach().cpu().to(torch.float64).numpy()
+
+    def numpy(t):
+        return t.detach().cpu().to(torch.float64).numpy()
+
     out = []
     for j, p in enumerate(problems):
-        Hj = H[j, : p.N]
-        Wj = Wn[j] if Wn is not None else data.W_fixed[j].detach().cpu().double().numpy()
-        bj = bn[j] if bn is not None else np.zeros(p.K)
-        r = float(res_np[j])
+        Wt, Ht, bt, r, n_iter, was_stalled = final[j]
+        Hj = numpy(Ht)[: p.N]
+        Wj = numpy(Wt) if Wt is not None else numpy(fixed_W[j])
+        bj = numpy(bt) if bt is not None else np.zeros(p.K)
         if r <= tol:
             status, message = "converged", f"residual {r:.2e} ≤ tol {tol:.1e}"
-        elif bool(stalled[j]):
+        elif was_stalled:
             status = "inaccurate"
             message = (
                 f"stalled at residual {r:.2e} > tol {tol:.1e}: no further decrease found "
@@ -336,7 +370,7 @@ def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Soluti
                 method="gradient",
                 device=str(device),
                 dtype=dtype,
-                iterations=int(iterations[j]),
+                iterations=n_iter,
                 seconds=elapsed,
                 tol=tol,
                 message=message,
