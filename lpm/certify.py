@@ -17,7 +17,8 @@ Step 2 — a convex problem. With a fixed classifier the class-mean problem is c
 With a learnable one it is convex in the Gram matrix X ⪰ 0 of [h̄_1..h̄_K, w_1..w_K] (2K × 2K,
 THEORY.md §1.3): the logits are z_kj = X_{k,K+j} + b_j, linear in X, every budget and decay is
 linear in diag X, and ReLU features add X_{kl} ≥ 0 on the feature block (the doubly-nonnegative
-relaxation, which is exact for K ≤ 4 and may be loose beyond). The convex problem is exact when an
+relaxation: exact for K ≤ 4 with d large enough, since doubly-nonnegative = completely positive up
+to 4 × 4; possibly loose beyond, and the gap then says so). The convex problem is exact when an
 optimal X has rank ≤ d (rank ≤ K − 1 for free features, THEORY.md §1.3); otherwise its bound is
 valid but below the optimum at dimension d.
 
@@ -25,7 +26,10 @@ Step 3 — weak duality at the candidate. F, the loss part, is convex, so for ev
 
     F(X, b) ≥ F(X₀, b₀) + ⟨G, X − X₀⟩ + ⟨g_b, b − b₀⟩,   G = ∇_X F(X₀), g_b = ∇_b F,
 
-and the bound is the minimum of the right-hand side (plus penalties) over the feasible set, made
+or, from any dual point P (a convex solver's), by Fenchel–Young F(L) ≥ Σ_k π_k [⟨u_k, z_k⟩ −
+ℓ*(u_k, k)] with u_k = P_k/π_k projected into dom ℓ* (:class:`DualPoint`) — an interior-point
+dual is accurate to the solver's tolerance where its primal point is accurate only to its square
+root. The bound is the minimum of the affine minorant (plus penalties) over the feasible set, made
 finite by multipliers: with S = G + (budget multipliers or decay penalty) − Ν (Ν ≥ 0 on the
 feature block for ReLU), a positive diagonal scaling D and τ ≥ ⟨D, X⟩ on the relevant set,
 
@@ -48,8 +52,11 @@ feature block for ReLU), a positive diagonal scaling D and τ ≥ ⟨D, X⟩ on 
 * Free bias: the linear term ⟨g_b, b⟩ is unbounded below unless g_b = 0 exactly, which rounding
   never gives. Every minimiser lies in the level set {f ≤ f(candidate)}, where each class's loss
   is ≤ f/π_k; this bounds the bias (CE: its spread, after fixing its mean, which CE ignores; MSE
-  and DR: each entry), and the linear term is minimised over that box. The term is
-  ‖g_b‖₁ × (box radius): of the order of the residual.
+  and DR: each entry), and the linear term is minimised over that box: the term is
+  ‖g_b‖₁ × (box radius). The bias-balanced dual P − (1/K)1g_bᵀ (:func:`balanced_dual`), whose
+  columns sum to 0, makes it vanish to rounding; :func:`certificate` tries both and keeps the
+  larger bound. The level set is bounded by the objective at the candidate moved into the
+  feasible set (never by a caller's number that might belong to an infeasible point).
 * Penalised bias: min_b ⟨g_b, b⟩ + (λ_b/2)‖b‖² = −‖g_b‖²/(2λ_b), exactly.
 * Unregularised learnable CE: the UF-SVM of SELI (THEORY.md §4); its dual bound from any
   nonnegative margin multipliers, rescaled into the dual feasible set (:func:`svm_lower_bound`).
@@ -112,7 +119,8 @@ GAP_TOL = 1e-8
 ROUNDING_SAFETY = 16.0
 
 #: Largest K for which :func:`attach` fits the doubly-nonnegative multiplier of ReLU features by
-#: nonnegative least squares (K(K−1)/2 unknowns, 2Kd equations: ~0.1 s at K = 24, d = 24).
+#: nonnegative least squares (K(K−1)/2 unknowns, 2Kd equations: 0.3 s at K = 24, d = 24);
+#: beyond, :func:`relaxation_bound` gets Ν from a convex solve.
 DNN_MAX_K = 24
 
 #: Margin by which the candidate's objective is inflated to bound the level set of the relaxed

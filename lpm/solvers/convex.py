@@ -58,7 +58,8 @@ it measures both the solver's accuracy and the loss of the recovery (a Gram of r
 cannot be factorised at dimension d, and shows here). The program's value is reported as
 ``info["program_value"]``; it is a lower bound only up to the solver's tolerance, so it is never
 put in ``lower_bound``: :func:`lpm.solve` attaches the rigorous certificate of
-:mod:`lpm.certify` at the returned point instead (for ReLU features using this program's dual).
+:mod:`lpm.certify` at the returned point instead, from the point and from this program's dual
+variables (``info["dual"]``, a :class:`lpm.certify.DualPoint`), whichever bound is stronger.
 """
 
 from __future__ import annotations
@@ -533,15 +534,18 @@ def _svm_summary(problem: Problem, kind: str, W, M, info: dict[str, Any]) -> tup
     counts = np.asarray(problem.counts, dtype=np.float64)
     if not least > 0:
         return W, M, math.inf, -math.inf
+    multipliers = info.get("margin_multipliers")
+    if multipliers is None:
+        return W, M, math.inf, -math.inf
     if kind == "uf-svm":
         # Scaling W and M by 1/sqrt(least) scales every margin by 1/least.
         W, M = W / math.sqrt(least), M / math.sqrt(least)
         primal = 0.5 * (float((W * W).sum()) + float(counts @ (M * M).sum(axis=1)))
-        bound = svm_lower_bound(problem, info["margin_multipliers"])
+        bound = svm_lower_bound(problem, multipliers)
     else:
         M = M / least
         primal = 0.5 * float(counts @ (M * M).sum(axis=1))
-        bound = fixed_svm_lower_bound(problem, info["margin_multipliers"])
+        bound = fixed_svm_lower_bound(problem, multipliers)
     return W, M, primal, bound
 
 
@@ -558,7 +562,8 @@ def solve_convex(
     max_iter : int, optional
         Iteration cap handed to the solver.
     solver : "CLARABEL", "SCS" or None
-        None: Clarabel, then SCS when Clarabel fails or is not optimal.
+        None: Clarabel at SOLVER_TOL, then at its default tolerances, then SCS (module
+        docstring, "Solvers").
 
     Returns
     -------
@@ -575,6 +580,8 @@ def solve_convex(
     kind = program_kind(problem)
     status, used, prob, handles = _run_solver(lambda: _PROGRAMS[kind](problem), max_iter, solver)
     info: dict[str, Any] = {"program": kind, "solver": used, "cvx_status": status}
+    stats = getattr(prob, "solver_stats", None)
+    info["solver_iterations"] = int(getattr(stats, "num_iters", 0) or 0)
     value = float(prob.value) if prob.value is not None and np.isfinite(prob.value) else math.nan
     K, d = problem.K, problem.dim
     if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
@@ -626,6 +633,8 @@ def _to_solution(problem: Problem, result: ConvexResult, tol: float, seconds: fl
             what = f"program value {result.value:.12g}, recovered objective {f:.12g}"
             if info.get("rank_fits") is False:
                 what += f"; Gram rank {info['gram_rank']} > d = {problem.dim}: not exact at d"
+            if problem.features == "sphere" and residual > tol:
+                what += "; spheres are relaxed to balls, and an optimal mean lies inside its ball"
         if result.cvx_status == cp.OPTIMAL and residual <= tol:
             status = "converged"
         else:
@@ -642,7 +651,7 @@ def _to_solution(problem: Problem, result: ConvexResult, tol: float, seconds: fl
         method="convex",
         device="cpu",
         dtype="float64",
-        iterations=0,
+        iterations=info.get("solver_iterations", 0),
         seconds=seconds,
         tol=tol,
         message=message,
