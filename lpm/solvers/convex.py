@@ -623,10 +623,12 @@ def _to_solution(problem: Problem, result: ConvexResult, tol: float, seconds: fl
         if kind in ("uf-svm", "fixed-svm"):
             primal, bound = info["svm_value"], info["svm_lower_bound"]
             residual = max(viol, (primal - bound) / max(1.0, abs(primal)))
+            name = "UF-SVM" if kind == "uf-svm" else "per-class max-margin"
             what = (
-                f"max-margin (UF-SVM) value {primal:.10g}, certified gap {primal - bound:.2e}; "
-                "the unregularised objective has its infimum at infinity: W, H are the SVM "
-                "solution, whose directions are the limit, and 'objective' is the loss there"
+                f"{name} value {primal:.10g}, certified gap {primal - bound:.2e}; "
+                "the unregularised objective has its infimum at infinity: W, H are the "
+                "max-margin solution, whose directions are the limit, and 'objective' is the "
+                "loss there"
             )
         else:
             residual = max(viol, abs(f - result.value) / max(1.0, abs(f)))
