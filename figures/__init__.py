@@ -25,6 +25,7 @@ import importlib
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,10 @@ def build(
         fig_module = module(name)
         start = time.perf_counter()
         report(f"{name}: computing ({'quick' if quick else 'full'})")
-        with one_thread():
+        with one_thread(), warnings.catch_warnings():
+            # cvxpy warns on an inaccurate solve; the solve's status already says so, and the
+            # figure draws that point as untrusted.
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
             data = fig_module.compute(quick, report)
         seconds = time.perf_counter() - start
         with matplotlib.style.context(STYLE):

@@ -16,8 +16,11 @@ peeled model with W fixed to the unit ETF (K = 4, d = K − 1 = 3, E_W = E_H = 1
   Under the per-sample budget this is h_i ← P(h_i − η ∇ℓ(W h_i, y_i)) for every sample; under the
   class-average budget a step of η K n_y/N, the metric in which that budget is a ball.
 * the start: the same seeded random features of norm 0.1 for all losses;
-* the reference optimum f*, h*_i: a converged solve of :func:`lpm.solve` (certified where a
-  certificate exists) of the same problem.
+* the reference optimum f*, h*_i: the closed form of :mod:`lpm.theory` through the ``theory``
+  method where one applies (CE and DR), else a converged, certified solve of :func:`lpm.solve`
+  (MSE). (The gradient method stalls short of its tolerance on the zero-loss DR problem under the
+  class-average budget: degenerate, sublinear.) A reference that is not trusted is flagged in red
+  on its panel.
 
 Curves: the objective gap f(H_t) − f*, NC1 of H_t (:func:`lpm.measure`), and the mean angle
 between h_i and its optimum h*_i, against the iteration t. A curve stops where it reaches
@@ -35,7 +38,7 @@ import torch
 from matplotlib.figure import Figure
 
 from figures.canvas import PAGE, new_figure
-from figures.solving import Progress, flags, quiet, solve_points
+from figures.solving import Progress, flags, quiet, solve_points, trusted
 from lpm.classifiers import classifier_matrix
 from lpm.constraints import feasible_set
 from lpm.geometry import measure
@@ -149,7 +152,9 @@ def compute(quick: bool = False, progress: Progress = quiet) -> dict[str, Any]:
         for _, counts, budget in SETTINGS
         for loss in LOSSES
     ]
-    refs = solve_points(problems, label="dynamics: reference optima", progress=progress)
+    refs = solve_points(
+        problems, label="dynamics: reference optima", progress=progress, method="exact"
+    )
     panels = []
     for i, (label, counts, budget) in enumerate(SETTINGS):
         panel: dict[str, Any] = {"label": label, "counts": list(counts), "budget": budget}
@@ -158,7 +163,12 @@ def compute(quick: bool = False, progress: Progress = quiet) -> dict[str, Any]:
             curves = plain_projected_gradient(
                 ref.problem, ref.H, ref.objective, eta=eta, iterations=iterations
             )
-            panel[loss] = {**curves, "f_star": ref.objective, "reference": flags(ref)}
+            panel[loss] = {
+                **curves,
+                "f_star": ref.objective,
+                "reference": flags(ref),
+                "reference_ok": trusted(ref),
+            }
         panels.append(panel)
         progress(f"dynamics: {label}, {budget} budget: {iterations} iterations × {len(LOSSES)}")
     return {"eta": eta, "iterations": iterations, "K": K, "dim": DIM, "panels": panels}
@@ -188,6 +198,7 @@ def draw(data: dict[str, Any]) -> Figure:
         ("angle", r"mean angle $\angle(h_i, h_i^\star)$ [deg]"),
     )
     for col, panel in enumerate(data["panels"]):
+        quick_end: list[str] = []
         for row, (key, ylabel) in enumerate(rows):
             ax = axes[row, col]
             for loss in LOSSES:
@@ -201,6 +212,8 @@ def draw(data: dict[str, Any]) -> Figure:
                 }[key]
                 tx, yx = _visible(t, y, floor)
                 style = _STYLE[loss]
+                if key == "gap" and len(tx) <= 2:
+                    quick_end.append(f"{style['label']}: at round-off from $t$ = {len(tx)}")
                 marks = np.unique(np.searchsorted(tx, np.logspace(0, 4, 9)))
                 ax.plot(
                     tx,
@@ -218,6 +231,30 @@ def draw(data: dict[str, Any]) -> Figure:
                 ax.set_ylabel(ylabel)
             if row == len(rows) - 1:
                 ax.set_xlabel("iteration $t + 1$")
+        if quick_end:
+            axes[0, col].text(
+                0.97,
+                0.35,
+                "\n".join(quick_end),
+                transform=axes[0, col].transAxes,
+                ha="right",
+                va="top",
+                fontsize=6,
+                color=_STYLE["mse"]["color"] if len(quick_end) == 1 else "black",
+            )
+        untrusted = [_STYLE[loss]["label"] for loss in LOSSES if not panel[loss]["reference_ok"]]
+        if untrusted:
+            axes[0, col].text(
+                0.97,
+                0.95,
+                f"reference optimum not converged or not certified: {', '.join(untrusted)}",
+                transform=axes[0, col].transAxes,
+                ha="right",
+                va="top",
+                fontsize=6,
+                color="#d62728",
+                wrap=True,
+            )
         counts = ", ".join(str(c) for c in panel["counts"])
         axes[0, col].set_title(f"{panel['label']}, $n$ = ({counts})\n{panel['budget']} budget")
     axes[0, 0].legend(loc="lower left")

@@ -156,6 +156,11 @@ def draw(data: dict[str, Any]) -> Figure:
                     if row["key"] == "seli":
                         label += f"\n(method: {row['method']})"
                     ax.set_ylabel(label, fontsize=7)
+    fig.suptitle(
+        rf"$K$ = {K}, $d$ = {DIM}: classes 1–2 majority ($n$ = {N_MINORITY}$R$), "
+        rf"3–4 minority ($n$ = {N_MINORITY}); each Gram divided by its largest diagonal entry",
+        fontsize=8,
+    )
     fig.colorbar(
         image,
         ax=fig.axes,

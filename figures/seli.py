@@ -40,8 +40,10 @@ TITLE = "SELI and the vanishing-regularisation limit"
 
 KA = KB = 2
 N_MINORITY = 10
-#: A minority norm below this fraction of the majority norm is exactly collapsed (round-off).
-ZERO_NORM = 1e-9
+#: A minority norm below this fraction of the majority norm is a zero of the optimum: a solve
+#: converged to residual 1e-10 leaves the features of a class whose optimum is 0 at ~1e-7 of the
+#: scale (measured: 1e-7 at R = 100, λ = 1e-2), far below any norm the ratios resolve.
+ZERO_NORM = 1e-5
 
 
 def _problem(R: int, lam: float | None) -> Problem:
@@ -57,15 +59,17 @@ def _shape(sol: Solution, seli_gram: np.ndarray) -> dict[str, Any]:
     w = np.sqrt(np.diag(G))
     m = np.linalg.norm(M, axis=1)
     maj, mino = 0, KA
-    collapsed = bool(m[mino] <= ZERO_NORM * m[maj])
+    h_zero = bool(m[mino] <= ZERO_NORM * m[maj])
+    w_zero = bool(w[mino] <= ZERO_NORM * w[maj])
     target = seli_gram / np.linalg.norm(seli_gram)
     return {
-        "w_ratio": w[maj] / w[mino] if w[mino] > ZERO_NORM * w[maj] else math.inf,
-        "h_ratio": m[maj] / m[mino] if not collapsed else math.inf,
-        "cos_w_minority": G[mino, mino + 1] / (w[mino] * w[mino + 1])
-        if w[mino] > ZERO_NORM * w[maj]
-        else math.nan,
-        "minority_zero": collapsed,
+        # None where the minority vector is 0: the ratio is infinite, the cosine undefined
+        "w_ratio": None if w_zero else w[maj] / w[mino],
+        "h_ratio": None if h_zero else m[maj] / m[mino],
+        "cos_w_minority": None if w_zero else G[mino, mino + 1] / (w[mino] * w[mino + 1]),
+        "w_ratio_zero": w_zero,
+        "h_ratio_zero": h_zero,
+        "cos_w_minority_zero": w_zero,
         "distance": float(np.linalg.norm(G / np.linalg.norm(G) - target)),
         "ok": trusted(sol),
         **flags(sol),
@@ -169,6 +173,12 @@ def draw(data: dict[str, Any]) -> Figure:
         ax.set_xlabel(r"imbalance ratio $R = n_A / n_B$")
         ax.set_ylabel(ylabel)
     ax_w.legend(loc="upper left", fontsize=6.5)
+    if any(line.get_label().startswith("undefined") for line in ax_c.get_lines()):
+        ax_c.legend(
+            handles=[line for line in ax_c.get_lines() if line.get_label().startswith("undef")],
+            loc="upper left",
+            fontsize=6.5,
+        )
     for j, (R, block) in enumerate(data["approach"].items()):
         lam = np.asarray(block["lam"])
         dist = np.array([row["distance"] for row in block["rows"]])
@@ -181,14 +191,16 @@ def draw(data: dict[str, Any]) -> Figure:
     ax_d.invert_xaxis()
     ax_d.set_xlabel(r"weight decay $\lambda_W = \lambda_H = \lambda$ (decreasing →)")
     ax_d.set_ylabel(r"$\| WW^\top/\|WW^\top\|_F - G_{\rm SELI}/\|G_{\rm SELI}\|_F \|_F$")
-    ax_d.legend(loc="upper right", title="regularised optimum", fontsize=6.5)
+    ax_d.legend(loc="lower left", title="regularised optimum", fontsize=6.5)
     svm_rows = data["numeric"]["svm"]["rows"]
     worst = max(row["distance"] for row in svm_rows)
     ax_d.text(
-        0.03,
-        0.05,
+        0.97,
+        0.95,
         f"UF-SVM ($\\lambda$ = 0, {data['numeric']['svm']['method']}): distance ≤ {worst:.0e}",
         transform=ax_d.transAxes,
+        ha="right",
+        va="top",
         fontsize=6.5,
     )
     fig.suptitle(
@@ -204,13 +216,15 @@ def draw(data: dict[str, Any]) -> Figure:
 def _draw_series(
     ax, block: dict[str, Any], key: str, *, color: str, marker: str, label: str, filled: bool = True
 ) -> None:
-    """Markers for finite values; an upward arrow at the top for an infinite ratio."""
+    """Markers for values; where the minority vector is 0, an upward arrow at the top (a ratio,
+    infinite) or a question mark at the bottom (a cosine, undefined)."""
     R = np.asarray(block["R"], dtype=float)
     values = np.array(
         [np.nan if row[key] is None else row[key] for row in block["rows"]], dtype=float
     )
     ok = np.array([row["ok"] for row in block["rows"]])
-    finite = np.isfinite(values)
+    zero = np.array([row[f"{key}_zero"] for row in block["rows"]], dtype=bool)
+    finite = ~zero
     numeric_points(
         ax,
         R[finite],
@@ -221,7 +235,7 @@ def _draw_series(
         label=label,
         filled=filled,
     )
-    infinite = np.isinf(values)
+    infinite = zero & (key != "cos_w_minority")
     if infinite.any():
         label_inf = "minority features 0 (ratio ∞)"
         seen = any(line.get_label() == label_inf for line in ax.get_lines())
@@ -235,13 +249,18 @@ def _draw_series(
             linestyle="none",
             label=None if seen else label_inf,
         )
-    if (~finite & ~infinite).any():
+    undefined = zero & (key == "cos_w_minority")
+    if undefined.any():
         # an undefined value (cosine of a zero vector): say so instead of dropping the point
+        label_nan = "undefined: minority $w_k = 0$"
+        seen = any(line.get_label() == label_nan for line in ax.get_lines())
         ax.plot(
-            R[~finite & ~infinite],
-            np.full((~finite & ~infinite).sum(), 0.03),
+            R[undefined],
+            np.full(undefined.sum(), 0.04),
             transform=ax.get_xaxis_transform(),
             marker="$?$",
+            markersize=7,
             color=color,
             linestyle="none",
+            label=None if seen else label_nan,
         )

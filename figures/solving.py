@@ -34,6 +34,7 @@ __all__ = [
     "Progress",
     "convex_method",
     "cpu_count",
+    "exact_method",
     "flags",
     "minority_separation",
     "one_thread",
@@ -78,6 +79,12 @@ def trusted(solution: Solution) -> bool:
     return bool(solution.converged) and (solution.lower_bound is None or bool(solution.certified))
 
 
+def exact_method(problem: Problem) -> str:
+    """``"theory"`` (the closed form, exact) when it solves the problem, else ``"auto"``."""
+    closed = lpm.METHODS.get("theory")
+    return "theory" if closed is not None and closed.supports(problem) is None else "auto"
+
+
 def flags(solution: Solution) -> dict[str, Any]:
     """The record of one solve that a figure keeps: status, residual, converged, certified, and
     ``ok`` (:func:`trusted`), which decides how the point is drawn."""
@@ -113,7 +120,7 @@ def solve_points(
     progress : callable(str)
         Receives ``"<label>: i/m solved (t s)"`` about every :data:`PROGRESS_EVERY_S` seconds.
     method : str
-        Method of :func:`lpm.solve`.
+        Method of :func:`lpm.solve`, or ``"exact"`` for :func:`exact_method` per problem.
     **options
         Solver options of :func:`lpm.solve` (seed, tol, max_iter, restarts, ...).
 
@@ -125,7 +132,8 @@ def solve_points(
     start = last = time.perf_counter()
     total = len(problems)
     for i, problem in enumerate(problems, 1):
-        out.append(lpm.solve(problem, method=method, **options))
+        chosen = exact_method(problem) if method == "exact" else method
+        out.append(lpm.solve(problem, method=chosen, **options))
         now = time.perf_counter()
         if i == total or now - last >= PROGRESS_EVERY_S:
             progress(f"{label}: {i}/{total} solved ({now - start:.1f} s)")
