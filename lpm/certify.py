@@ -90,6 +90,7 @@ from lpm.classifiers import classifier_matrix
 from lpm.objective import ObjectiveData, loss_and_dlogits
 from lpm.problem import Problem
 from lpm.solution import Solution
+from lpm.tolerances import GAP_TOL
 
 __all__ = [
     "DNN_MAX_K",
@@ -111,9 +112,6 @@ __all__ = [
 _log = logging.getLogger(__name__)
 _EPS = float(np.finfo(np.float64).eps)
 
-#: Relative gap at which a converged solution is called certified (``Solution.certified``): the
-#: gradient solver's residual 1e-10 gives gaps of 1e-11–1e-10, an interior-point solve ~1e-9.
-GAP_TOL = 1e-8
 
 #: Safety factor on the floating-point allowance (n + 8)·eps·(magnitudes) of every bound.
 ROUNDING_SAFETY = 16.0

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lpm.problem import Problem
+from lpm.tolerances import GAP_TOL
 
 __all__ = ["STATUSES", "Solution", "load", "save"]
 
@@ -100,7 +101,7 @@ class Solution:
         return (
             self.converged
             and gap is not None
-            and gap <= self.info.get("gap_tol", 1e-8) * max(1.0, abs(self.objective))
+            and gap <= self.info.get("gap_tol", GAP_TOL) * max(1.0, abs(self.objective))
         )
 
     @property

@@ -5,7 +5,7 @@ Each entry says why it has the value it has; a looser entry must say what it is 
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_MAX_ITER", "TOL", "default_tol"]
+__all__ = ["DEFAULT_MAX_ITER", "GAP_TOL", "TOL", "default_tol"]
 
 #: Optimality-residual tolerance at which a solve is called converged, by (method, dtype).
 TOL: dict[tuple[str, str], float] = {
@@ -22,6 +22,10 @@ TOL: dict[tuple[str, str], float] = {
     # Interior-point solvers (Clarabel) stop at ~1e-8 relative; SCS at ~1e-6.
     ("convex", "float64"): 1e-6,
 }
+
+#: Relative gap at which a converged solution is called certified (``Solution.certified``): the
+#: gradient solver's residual 1e-10 gives gaps of 1e-11–1e-10, an interior-point solve ~1e-9.
+GAP_TOL = 1e-8
 
 #: Iteration caps of the projected-gradient solver, by dtype.
 #: Well-posed problems converge in 10–1,000 steps; degenerate ones (a zero-loss minimiser exactly

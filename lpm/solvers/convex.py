@@ -69,9 +69,8 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cvxpy as cp
 import numpy as np
 from numpy.typing import NDArray
 
@@ -82,6 +81,21 @@ from lpm.problem import Problem
 from lpm.solution import Solution
 from lpm.solvers import Method, SolveOptions
 from lpm.tolerances import default_tol
+
+if TYPE_CHECKING:
+    import cvxpy as cp
+else:
+
+    class _Cvxpy:
+        """cvxpy, imported on first use: it takes about 2 s, which every `lpm` command (and
+        `import lpm`) would otherwise pay whether or not it solves a convex program."""
+
+        def __getattr__(self, name: str) -> Any:
+            import cvxpy
+
+            return getattr(cvxpy, name)
+
+    cp = _Cvxpy()
 
 __all__ = [
     "GRAM_RANK_RTOL",
