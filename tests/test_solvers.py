@@ -248,3 +248,17 @@ def test_cuda_matches_cpu():
     gpu, cpu = solve(p, method="gradient", device="cuda"), solve(p, method="gradient")
     assert gpu.converged and gpu.device.startswith("cuda")
     assert abs(gpu.objective - cpu.objective) < 1e-9
+
+
+def test_auto_answers_a_stalled_gradient_solve_by_the_convex_program():
+    """An ill-conditioned instance (class 0's optimal features are ~0.005 long, d = K − 1) on
+    which projected gradient slows to a crawl: auto returns the certified convex answer and says
+    why; the plain gradient method reports that it did not converge."""
+    p = Problem.from_counts((3, 13, 29, 29, 39), dim=4, energy=(2.859375, 0.2))
+    grad = solve(p, method="gradient", max_iter=1500)
+    assert not grad.converged
+    sol = solve(p)
+    assert sol.method == "convex" and sol.certified
+    assert "answered by the convex program" in sol.message
+    assert sol.info["gradient_status"] in ("max_iter", "inaccurate")
+    assert abs(sol.objective - grad.objective) < 1e-6

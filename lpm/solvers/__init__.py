@@ -7,7 +7,11 @@ returns None when the method applies and otherwise the reason it does not. Every
 
 ``method="auto"`` solves by projected gradient and attaches the strongest certificate
 :mod:`lpm.certify` has for the variant; problems that the gradient method cannot pose (the
-unregularised model, whose infimum is at infinity) go to the convex programs.
+unregularised model, whose infimum is at infinity) go to the convex programs. A gradient solve
+that ends unconverged or uncertified on a small problem (K ≤ ``AUTO_CONVEX_MAX_K``) is solved
+again by the convex program, and the certified answer of the two is returned, with the reason in
+its message (the convex program works on class means, which the Jensen reduction of THEORY.md
+§1.1 proves is exact; its per-sample features are the class means).
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ __all__ = ["METHODS", "Method", "SolveOptions", "solve", "solve_batch"]
 #: Restarts that ``method="auto"`` uses for ReLU features, whose boundary stationary points can
 #: trap a single start (THEORY.md §3).
 RELU_RESTARTS = 4
+#: Largest K for which ``method="auto"`` falls back on the convex program when the gradient
+#: method does not converge or is not certified (Clarabel takes ~1 s at K = 20, ~30 s at K = 40).
+AUTO_CONVEX_MAX_K = 24
 
 
 @dataclass(frozen=True)
@@ -216,7 +223,40 @@ def solve_batch(problems: Sequence[Problem], *, method: str = "auto", **options)
             out[i] = sol
     if opts.certify:
         out = [_certify(s) for s in out]
+    if auto:
+        out = [_fallback(s, opts) for s in out]
     return out
+
+
+def _fallback(solution: Solution, options: SolveOptions) -> Solution:
+    """For ``auto``: answer an unconverged or uncertified gradient solve of a small problem by
+    the convex program, when that one is certified."""
+    p = solution.problem
+    good = solution.certified or (solution.converged and solution.lower_bound is None)
+    convex = METHODS.get("convex")
+    if (
+        good
+        or solution.method != "gradient"
+        or convex is None
+        or p.K > AUTO_CONVEX_MAX_K
+        or convex.supports(p) is not None
+    ):
+        return solution
+    other = convex.run([p], replace(options, restarts=1))[0]
+    if options.certify:
+        other = _certify(other)
+    if not other.certified:
+        return solution
+    note = f"gradient: {solution.status}, {solution.message}; answered by the convex program"
+    return replace(
+        other,
+        message=f"{other.message} ({note})",
+        info={
+            **other.info,
+            "gradient_status": solution.status,
+            "gradient_residual": solution.residual,
+        },
+    )
 
 
 def _certify(solution: Solution) -> Solution:

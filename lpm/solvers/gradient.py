@@ -41,9 +41,11 @@ _MEMORY = 10  # nonmonotone window M
 _GAMMA = 1e-4  # sufficient decrease
 _MAX_BACKTRACK = 60
 _STEP_BOUNDS = (1e-20, 1e20)
-#: A problem whose best residual has not halved in this many iterations has stalled (typically
-#: float32 at the limit of its precision); it stops with status "inaccurate".
-_PATIENCE = 1000
+#: A problem whose best residual has not halved in this many iterations has stalled: float32 at
+#: the limit of its precision, or an ill-conditioned float64 problem on which the method has
+#: slowed to a crawl (e.g. a class whose optimal features are nearly 0); it stops with status
+#: "inaccurate", and ``method="auto"`` answers it with the convex program where one exists.
+_PATIENCE = {"float64": 3000, "float32": 1000}
 #: Below this many numbers per logit tensor (B·N·max(K, d)) a CPU solve runs on one thread:
 #: torch's intra-op threads cost more than they save on small tensors, ten times more on a
 #: loaded machine (measured: 1.8 s on one thread against 18 s on two for a K = 4, N = 220 batch).
@@ -320,7 +322,7 @@ def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Soluti
         gained = res < 0.5 * best_res
         best_res = torch.where(gained, res, best_res)
         last_gain = torch.where(gained, iterations, last_gain)
-        stalled = stalled | (active & (res > tol) & (iterations - last_gain > _PATIENCE))
+        stalled = stalled | (active & (res > tol) & (iterations - last_gain > _PATIENCE[dtype]))
         active = active & (res > tol) & ~stalled
         if callback is not None and it % 100 == 0:
             callback(it, res.detach().cpu().numpy())
@@ -353,8 +355,8 @@ def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Soluti
         elif was_stalled:
             status = "inaccurate"
             message = (
-                f"stalled at residual {r:.2e} > tol {tol:.1e}: no further decrease found "
-                f"(the limit of {dtype} precision)"
+                f"stalled at residual {r:.2e} > tol {tol:.1e}: the residual stopped halving "
+                f"(ill-conditioned, or the limit of {dtype} precision)"
             )
         else:
             status, message = "max_iter", f"{max_iter} iterations, residual {r:.2e} > tol {tol:.1e}"
