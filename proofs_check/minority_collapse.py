@@ -13,7 +13,9 @@ Check, on each setting (K_A, K_B, E_W, E_H):
 * D_w(R) ≤ 1e-6·E_W at every grid point R ≥ 1.2 R₀ and > 1e-6·E_W at every R ≤ R₀/1.2, with R₀
   measured by :func:`lpm.threshold.minority_collapse_threshold` (bisection on certified SDP
   solves);
-* R₀ agrees with the reference value of THEORY.md §1.5 (independent SDP bisections) to 2 %.
+* R₀ agrees with the reference value of THEORY.md §1.5 (independent SDP bisections) to 2 %;
+* R₀ grows with the feature budget E_H at fixed (K_A, K_B, E_W) (the paper: stronger
+  regularisation, i.e. smaller budgets, makes the minority collapse earlier).
 
 The grid is solved by the SDP (``method="convex"``): its size does not depend on R, and near R₀
 first-order methods slow down by orders of magnitude (THEORY.md §1.5).
@@ -71,8 +73,8 @@ _MARGIN = 1.2
 def settings(quick: bool) -> list[tuple[int, int, float, float]]:
     """The (K_A, K_B, E_W, E_H) settings checked."""
     if quick:
-        return [(2, 2, 1.0, 1.0)]
-    return [(2, 2, 1.0, 1.0), (5, 5, 1.0, 1.0), (5, 5, 1.0, 5.0)]
+        return [(2, 2, 1.0, 1.0), (5, 5, 1.0, 5.0)]
+    return [(2, 2, 1.0, 1.0), (5, 5, 1.0, 1.0), (5, 5, 1.0, 5.0), (2, 2, 1.0, 5.0)]
 
 
 def _grid(quick: bool) -> list[Fraction]:
@@ -86,6 +88,7 @@ def check(quick: bool = False, perturb: float = 0.0) -> CheckResult:
     """Run the check; ``perturb`` multiplies D_w(1) and the reference R₀ by (1 + perturb)."""
     measurements = []
     n_cases = 0
+    thresholds: dict[tuple[int, int, float, float], float] = {}
     for KA, KB, E_W, E_H in settings(quick):
         tag = f"KA={KA} KB={KB} E={E_W:g},{E_H:g}"
         K = KA + KB
@@ -126,6 +129,7 @@ def check(quick: bool = False, perturb: float = 0.0) -> CheckResult:
             )
         )
         R0 = result.threshold
+        thresholds[(KA, KB, E_W, E_H)] = R0
         beyond = [s / E_W for r, s in zip(grid, seps) if r >= _MARGIN * R0]
         below = [s / E_W for r, s in zip(grid, seps) if r <= R0 / _MARGIN]
         if beyond:
@@ -148,4 +152,15 @@ def check(quick: bool = False, perturb: float = 0.0) -> CheckResult:
                     THRESHOLD_RTOL,
                 )
             )
+    for (KA, KB, E_W, E_H), R0 in thresholds.items():
+        for (KA2, KB2, E_W2, E_H2), R0_larger in thresholds.items():
+            if (KA2, KB2, E_W2) == (KA, KB, E_W) and E_H2 > E_H:
+                measurements.append(
+                    Measurement(
+                        f"KA={KA} KB={KB} R₀(E_H={E_H2:g})/R₀(E_H={E_H:g})",
+                        R0_larger / R0,
+                        1.0,
+                        sense="above",
+                    )
+                )
     return summarise(ID, CLAIM, REFERENCE, n_cases, measurements)
