@@ -42,7 +42,6 @@ __all__ = [
     "label",
     "relative_error",
     "solve_all",
-    "solve_certified",
 ]
 
 #: Relative objective tolerance for gradient solves at residual 1e-10 (module docstring).
@@ -194,27 +193,11 @@ def _unit(G: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def solve_all(problems: Sequence[Problem], method: str = "auto", **options) -> list[Solution]:
-    """Solve problems with :func:`lpm.solve_batch` (same-structured problems share one batch)."""
-    return lpm.solve_batch(list(problems), method=method, **options)
+    """Solve problems with :func:`lpm.solve_batch` (same-structured problems share one batch).
 
-
-def solve_certified(problems: Sequence[Problem], **options) -> list[Solution]:
-    """:func:`solve_all`, then re-solve every converged but uncertified result by the convex
-    method, keeping whichever has the lower objective.
-
-    A certificate that fails says the candidate may not be the global minimum. For ReLU features
-    random starts get trapped at boundary stationary points (THEORY.md §3): counts (1, 1, 4),
-    d = 3, λ_W = λ_H at half the smallest threshold traps 16 of 16 starts at 0.82578 against the
-    optimum 0.81239, which the doubly-nonnegative program (exact for K ≤ 4) finds. The check's
-    gap gate reports any result that stays uncertified; compare convex results with the convex
-    tolerances (:func:`against_prediction` does so by the solution's method).
+    ``"auto"`` answers an unconverged or uncertified gradient solve of a small problem by the
+    certified convex program (boundary stationary points of ReLU problems, THEORY.md §3, are the
+    usual cause); checks that need per-sample features from a random start, or a method
+    independent of the convex programs, name ``method="gradient"``.
     """
-    sols = solve_all(problems, **options)
-    out = []
-    for problem, sol in zip(problems, sols):
-        if sol.converged and sol.lower_bound is not None and not sol.certified:
-            retry = solve_all([problem], method="convex")[0]
-            if retry.converged and retry.objective < sol.objective:
-                sol = retry
-        out.append(sol)
-    return out
+    return lpm.solve_batch(list(problems), method=method, **options)

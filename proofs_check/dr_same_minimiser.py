@@ -83,8 +83,8 @@ def check(quick: bool = False, perturb: float = 0.0) -> CheckResult:
     """Run the check; ``perturb`` multiplies the predicted minimiser and Grams by (1 + perturb)."""
     dr_problems = cases(quick)
     ce_problems = [replace(p, loss="ce") for p in dr_problems]
-    dr_sols = solve_all(dr_problems, tol=DR_SOLVE_TOL)
-    ce_sols = solve_all(ce_problems)
+    dr_sols = solve_all(dr_problems, method="gradient", tol=DR_SOLVE_TOL)
+    ce_sols = solve_all(ce_problems, method="gradient")
     measurements = []
     for dr, ce in zip(dr_sols, ce_sols):
         p = dr.problem

@@ -66,7 +66,7 @@ def cases(quick: bool) -> list[Problem]:
 def check(quick: bool = False, perturb: float = 0.0) -> CheckResult:
     """Run the check; ``perturb`` multiplies the SDP value (the prediction) by (1 + perturb)."""
     problems = cases(quick)
-    factorised = solve_all(problems)
+    factorised = solve_all(problems, method="gradient")
     convex = solve_all(problems, method="convex")
     measurements = []
     for p, grad, sdp in zip(problems, factorised, convex):

@@ -10,7 +10,8 @@ hurts and strictly helps unless they are equal.
 
 Check: one problem per variant (learnable or fixed classifier; CE, MSE, DR; free, ReLU or
 spherical features; budgets, decays; bias none, free, penalised), solved from a random start on
-per-sample features (collapse is never assumed): NC1 of :func:`lpm.geometry` against 0 and the
+per-sample features by projected gradient (collapse is never assumed: the convex programs
+work on class means, so they are not used here): NC1 of :func:`lpm.geometry` against 0 and the
 largest within-class deviation max_i ‖h_i − h̄_{y_i}‖ / max_k ‖h̄_k‖ against 0.
 """
 
@@ -93,7 +94,11 @@ def check(quick: bool = False, perturb: float = 0.0) -> CheckResult:
         key = _DR if p.loss == "dr" else (None, GRAM_RTOL, NC1_TOL)
         groups.setdefault(key, []).append(name)
     for (solve_tol, deviation_tol, nc1_tol), names in groups.items():
-        options = {} if solve_tol is None else {"tol": solve_tol}
+        options = (
+            {"method": "gradient"}
+            if solve_tol is None
+            else {"method": "gradient", "tol": solve_tol}
+        )
         for name, sol in zip(names, solve_all([named[n] for n in names], **options)):
             M = sol.means
             scale = float(np.linalg.norm(M, axis=1).max())
