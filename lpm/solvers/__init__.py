@@ -233,6 +233,17 @@ def _fallback(solution: Solution, options: SolveOptions) -> Solution:
     the convex program, when that one is certified."""
     p = solution.problem
     good = solution.certified or (solution.converged and solution.lower_bound is None)
+    tight_relu = solution.info.get("certificate") == "dnn-dual"
+    if not good and tight_relu and solution.method == "gradient":
+        # Boundary stationary points trap some starts (THEORY.md §3): try more of them first
+        # (only where the doubly-nonnegative certificate can tell the global optimum).
+        starts = len(solution.restarts) or 1
+        more = replace(options, restarts=4 * starts, seed=options.seed + starts)
+        retry = METHODS["gradient"].run([p], more)[0]
+        if options.certify:
+            retry = _certify(retry)
+        if retry.certified:
+            return replace(retry, message=f"{retry.message} (after {starts} + {4 * starts} starts)")
     convex = METHODS.get("convex")
     if (
         good
