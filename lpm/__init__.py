@@ -28,6 +28,7 @@ from lpm.objective import objective
 from lpm.problem import Problem
 from lpm.solution import Solution, load, save
 from lpm.solvers import METHODS, solve, solve_batch
+from lpm.threshold import minority_collapse_threshold
 
 __all__ = [
     "METHODS",
@@ -39,6 +40,7 @@ __all__ = [
     "geometry",
     "load",
     "measure",
+    "minority_collapse_threshold",
     "objective",
     "random_classifier",
     "save",

@@ -189,7 +189,8 @@ def test_float32_is_honest():
 
 
 def test_tight_float32_tolerance_is_never_called_converged():
-    """float32 cannot reach 1e-12: the solve must stop as stalled, not claim convergence."""
+    """float32 cannot reach 1e-12: once neither the residual nor the objective improves, the
+    solve stops as stalled; it never claims convergence."""
     p = Problem.from_counts((20, 20, 5, 5), dim=4, energy=(1, 1))
     sol = solve(p, method="gradient", dtype="float32", tol=1e-12, max_iter=5000)
     assert not sol.converged and sol.status == "inaccurate"

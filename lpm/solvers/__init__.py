@@ -34,6 +34,9 @@ RELU_RESTARTS = 4
 #: Largest K for which ``method="auto"`` falls back on the convex program when the gradient
 #: method does not converge or is not certified (Clarabel takes ~1 s at K = 20, ~30 s at K = 40).
 AUTO_CONVEX_MAX_K = 24
+#: Iteration budget of the gradient method under ``auto`` where the convex fallback exists
+#: (well-posed problems converge in 10–1,000 steps; slower ones are answered faster by cvxpy).
+AUTO_GRADIENT_MAX_ITER = 5000
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,13 @@ def solve_batch(problems: Sequence[Problem], *, method: str = "auto", **options)
     for key, idx in groups.items():
         m = METHODS[key[0]]
         group_opts = opts_relu if problems[idx[0]].features == "relu" else opts
+        if (
+            auto
+            and m.name == "gradient"
+            and opts.max_iter is None
+            and _has_fallback(problems[idx[0]])
+        ):
+            group_opts = replace(group_opts, max_iter=AUTO_GRADIENT_MAX_ITER)
         for i, sol in zip(idx, m.run([problems[i] for i in idx], group_opts)):
             out[i] = sol
     if opts.certify:
@@ -226,6 +236,14 @@ def solve_batch(problems: Sequence[Problem], *, method: str = "auto", **options)
     if auto:
         out = [_fallback(s, opts) for s in out]
     return out
+
+
+def _has_fallback(problem: Problem) -> bool:
+    """Whether ``auto`` can answer this problem by the convex program."""
+    convex = METHODS.get("convex")
+    return (
+        convex is not None and problem.K <= AUTO_CONVEX_MAX_K and convex.supports(problem) is None
+    )
 
 
 def _fallback(solution: Solution, options: SolveOptions) -> Solution:
@@ -244,16 +262,9 @@ def _fallback(solution: Solution, options: SolveOptions) -> Solution:
             retry = _certify(retry)
         if retry.certified:
             return replace(retry, message=f"{retry.message} (after {starts} + {4 * starts} starts)")
-    convex = METHODS.get("convex")
-    if (
-        good
-        or solution.method != "gradient"
-        or convex is None
-        or p.K > AUTO_CONVEX_MAX_K
-        or convex.supports(p) is not None
-    ):
+    if good or solution.method != "gradient" or not _has_fallback(p):
         return solution
-    other = convex.run([p], replace(options, restarts=1))[0]
+    other = METHODS["convex"].run([p], replace(options, restarts=1))[0]
     if options.certify:
         other = _certify(other)
     if not other.certified:
