@@ -843,6 +843,12 @@ def certificate(solution: Solution) -> Certificate | None:
         _, P0 = class_loss(p, M @ W.T + b)
         duals += [balanced_dual(P0)]
         duals += [balanced_dual(d.logit_gradient) for d in duals[1:-1] if d is not None]
+    if p.features == "relu" and not p.fixed_classifier:
+        # The free-feature bound (Ν = 0) is valid too — H ≥ 0 only raises the optimum — and it
+        # is the tight one where the doubly-nonnegative fit at the point is degenerate (every
+        # class dead, W = H = 0, λ_W ≠ λ_H: a gap of 1.0 against 3e-13).
+        _, P0 = class_loss(p, M @ solution.W.T + (0.0 if b is None else b))
+        duals.append(DualPoint(P0, nonneg=np.zeros((p.K, p.K))))
     best: Certificate | None = None
     for dual in duals:
         if p.fixed_classifier:

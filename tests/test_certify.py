@@ -487,3 +487,17 @@ def test_relu_beyond_k4_gradient_and_dnn_bound():
     assert sol.converged and sol.info["certificate"] == "dnn-dual"
     assert sol.info["certificate_exact"] is False
     assert 0.0 <= sol.gap < GAP_TOL
+
+
+def test_relu_all_dead_with_unequal_decays_is_certified():
+    """Every class dead (W = H = 0, value log K) with λ_W ≠ λ_H: the doubly-nonnegative fit at
+    the zero point is degenerate, and the free-feature bound (valid: H ≥ 0 only raises the
+    optimum) certifies the optimum."""
+    import math
+
+    import lpm
+
+    p = lpm.Problem.from_counts((40, 20, 10), dim=3, decay=(0.4, 0.1), features="relu")
+    sol = lpm.solve(p, method="gradient")
+    assert abs(sol.objective - math.log(3)) < 1e-12
+    assert sol.certified and sol.gap <= 1e-10
