@@ -96,13 +96,13 @@ class Solution:
 
     @property
     def certified(self) -> bool:
-        """Converged, and the certified gap is within the tolerance relative to max(1, |f|)."""
+        """Converged, and |gap| within the tolerance relative to max(1, |f|) (a clearly negative
+        gap — a point below a certified bound — is infeasible, not certified)."""
         gap = self.gap
-        return (
-            self.converged
-            and gap is not None
-            and gap <= self.info.get("gap_tol", GAP_TOL) * max(1.0, abs(self.objective))
-        )
+        if not self.converged or gap is None:
+            return False
+        # A gap below −tol means the point beats a valid bound: it is not feasible.
+        return abs(gap) <= self.info.get("gap_tol", GAP_TOL) * max(1.0, abs(self.objective))
 
     @property
     def means(self) -> NDArray[np.float64]:

@@ -18,8 +18,8 @@ The certificate is honest rather than assumed:
 * ``residual`` is the optimality residual of :mod:`lpm.solvers.gradient` (the norm of the
   projected-gradient mapping, relative to max(1, |f|)) evaluated at that point, so ``converged``
   means the same thing for both methods; for an exact closed form it is round-off, ~1e-16;
-* ``lower_bound`` is the predicted optimal value when the theorem proves it is the global
-  optimum (``kind == "optimum"``), so ``gap`` is the rounding of the realised point.
+* ``lower_bound`` is left to :mod:`lpm.certify` (the predicted value, a paper's, is kept in
+  ``info["predicted_objective"]``, not offered as a bound).
 
 The unregularised model (SELI) has no minimiser: the method returns the max-margin point at the
 UF-SVM scale, ``lower_bound`` None, and its residual is the UF-SVM's own: the margin violation
@@ -27,7 +27,8 @@ max(0, 1 − min margin) plus the relative gap |½(‖W‖² + ‖H‖²) − �
 dual value that :func:`lpm.theory.seli` certifies.
 
 Computed in float64 on the CPU whatever the options ask; with ``dtype="float32"`` the point is
-rounded to float32 and judged by the float32 tolerance.
+rounded to float32 (and shrunk back into its budgets if rounding left them) and judged by the
+float32 tolerance.
 """
 
 from __future__ import annotations
@@ -160,6 +161,12 @@ def _solve_one(problem: Problem, options: SolveOptions) -> Solution:
     W, H, b = realise(problem, prediction)
     if options.dtype == "float32":
         W, H, b = (x.astype(np.float32).astype(np.float64) for x in (W, H, b))
+        over = violation(problem, W, H)
+        if over > 0 and problem.energy is not None and problem.features != "sphere":
+            # Rounding pushed the point out of its budgets: shrink it back inside (the budgets
+            # are quadratic, so a factor 1/sqrt(1 + v) suffices; 1e-6 more absorbs float32).
+            shrink = (1.0 - 1e-6) / math.sqrt(1.0 + over)
+            W, H = ((x * shrink).astype(np.float32).astype(np.float64) for x in (W, H))
     tol = options.tol if options.tol is not None else default_tol("theory", options.dtype)
     value = objective(problem, W, H, b if problem.bias != "none" else None)
     if prediction.kind == "max_margin":
@@ -174,8 +181,13 @@ def _solve_one(problem: Problem, options: SolveOptions) -> Solution:
             what += "; the dual certificate failed for these counts, so it is not proved"
     else:
         residual = kkt_residual(problem, W, H, b)
-        lower_bound = prediction.objective
         what = "closed-form global optimum"
+    # The predicted value is a paper's, not a certificate: lpm.certify attaches the bound.
+    lower_bound = None
+    infeasible = violation(problem, W, H)
+    if infeasible > tol:
+        # float32 rounding can push the realised point out of its budgets: not an optimum.
+        residual = max(residual, infeasible)
     if residual <= tol:
         status, verdict = "converged", f"residual {residual:.1e} ≤ tol {tol:.1e}"
     else:
@@ -203,7 +215,7 @@ def _solve_one(problem: Problem, options: SolveOptions) -> Solution:
             "claim": prediction.claim,
             "predicted_objective": prediction.objective,
             "rank": prediction.extra["rank"],
-            "violation": violation(problem, W, H),
+            "violation": infeasible,
         },
     )
 
