@@ -26,8 +26,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from figures.canvas import PAGE, new_figure
-from figures.solving import Progress, flags, minority_separation, quiet, solve_points, trusted
-from lpm.geometry import geometry
+from figures.solving import Progress, flags, quiet, solve_points, trusted
+from lpm.geometry import geometry, pair_separation
 from lpm.plotting import numeric_points, panel_label, theory_line
 from lpm.problem import Problem
 from lpm.solution import Solution
@@ -64,8 +64,8 @@ def _measures(sol: Solution) -> dict[str, float]:
     return {
         "nc2_m": geo.nc2_m,
         "nc3": geo.nc3,
-        "sep_w": minority_separation(sol.W @ sol.W.T, MINORITY),
-        "sep_m": minority_separation(M @ M.T, MINORITY),
+        "sep_w": pair_separation(sol.W, MINORITY),
+        "sep_m": pair_separation(M, MINORITY),
     }
 
 

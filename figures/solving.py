@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import torch
 
 import lpm
@@ -36,7 +35,6 @@ __all__ = [
     "cpu_count",
     "exact_method",
     "flags",
-    "minority_separation",
     "one_thread",
     "quiet",
     "solve_points",
@@ -139,26 +137,6 @@ def solve_points(
             progress(f"{label}: {i}/{total} solved ({now - start:.1f} s)")
             last = now
     return out
-
-
-def minority_separation(G: np.ndarray, classes: Sequence[int]) -> float:
-    """max over pairs k < l of ``classes`` of ‖v_k − v_l‖² = G_kk + G_ll − 2 G_kl (Fang et al.).
-
-    Parameters
-    ----------
-    G : ndarray, shape=[K, K]
-        Gram matrix of the vectors v_k (W Wᵀ, or M Mᵀ of the class means).
-    classes : sequence of int
-        The (0-based) classes compared, at least two.
-    """
-    classes = list(classes)
-    if len(classes) < 2:
-        raise ValueError(f"need at least two classes to separate, got {classes}")
-    best = 0.0
-    for a, k in enumerate(classes):
-        for l in classes[a + 1 :]:
-            best = max(best, float(G[k, k] + G[l, l] - 2.0 * G[k, l]))
-    return max(best, 0.0)
 
 
 def cpu_count() -> int:

@@ -38,6 +38,7 @@ import numpy as np
 
 import lpm
 from lpm.compare import VARIANTS, compare, compare_geometry
+from lpm.geometry import measure
 from lpm.problem import BIASES, BUDGETS, CLASSIFIERS, FEATURES, LOSSES, Problem
 
 __all__ = [
@@ -324,6 +325,13 @@ def _geometry(solution: lpm.Solution) -> lpm.GeometryReport | None:
     """The solution's geometry; None when it has non-finite entries (a failed solve)."""
     if not all(np.all(np.isfinite(x)) for x in (solution.W, solution.H, solution.b)):
         return None
+    if solution.problem.regime == "unregularised":
+        # Only directions have a limit (SELI): report the geometry of W/‖W‖_F and H/‖H‖_F.
+        W, H = solution.W, solution.H
+        W = W / max(float(np.linalg.norm(W)), 1e-300)
+        H = H / max(float(np.linalg.norm(H)), 1e-300)
+        b = solution.b if solution.problem.bias != "none" else None
+        return measure(W, H, solution.problem.labels, b, minority=solution.problem.minority_classes)
     return lpm.geometry(solution)
 
 
@@ -342,6 +350,8 @@ def _solve_object(solution: lpm.Solution, geometry: lpm.GeometryReport | None) -
         **solution.summary(),
         "certified": solution.certified,
         "geometry": None if geometry is None else geometry.to_dict(),
+        # The unregularised model's geometry is that of the directions W/‖W‖_F, H/‖H‖_F.
+        "geometry_normalised": solution.problem.regime == "unregularised",
     }
 
 
@@ -543,7 +553,11 @@ def _cmd_threshold(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
     find = _backend("lpm.threshold", "minority_collapse_threshold", "threshold")
-    data = find(args.majority, args.minority, energy, **kwargs).to_dict()
+    try:
+        data = find(args.majority, args.minority, energy, **kwargs).to_dict()
+    except RuntimeError as err:  # lpm.threshold.ThresholdNotFound: valid input, no threshold
+        print(f"lpm: no threshold: {_one_line(err)}", file=sys.stderr)
+        return EXIT_NOT_CONVERGED
     # Every solve of the bisection must have converged and, where it says so, been certified.
     honest = data.get("converged", True) is not False and data.get("certified", True) is not False
     if args.json:

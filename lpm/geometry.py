@@ -60,8 +60,10 @@ __all__ = [
     "GLOBAL_MEANS",
     "GeometryReport",
     "GlobalMean",
+    "etf_distance",
     "geometry",
     "measure",
+    "pair_separation",
     "rank_rtol",
     "roundoff_atol",
 ]
@@ -133,8 +135,17 @@ def _cosines(X: NDArray[np.float64], norms: NDArray[np.float64]) -> NDArray[np.f
     return np.clip(U @ U.T, -1.0, 1.0)
 
 
-def _nc2(X: NDArray[np.float64], K: int) -> float:
-    """‖ G/‖G‖_F − P_K/sqrt(K−1) ‖_F with G = X Xᵀ (Zhu et al. 2021); nan when X = 0."""
+def etf_distance(X: NDArray[np.float64]) -> float:
+    """NC2 in matrix form: ‖ G/‖G‖_F − P_K/sqrt(K−1) ‖_F with G = X Xᵀ (Zhu et al. 2021).
+
+    Parameters
+    ----------
+    X : ndarray, shape=[K, d]
+        Rows x_k (W, or the centred class means). 0 exactly for a simplex ETF of any scale;
+        nan when X = 0.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    K = X.shape[0]
     Y = _unit_frobenius(X)
     if Y is None:
         return math.nan
@@ -333,6 +344,29 @@ class GeometryReport:
         return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 
+def pair_separation(X: NDArray[np.float64], classes) -> float:
+    """max over pairs k < l of ``classes`` of ‖x_k − x_l‖² (Fang et al. 2021, minority collapse).
+
+    Parameters
+    ----------
+    X : ndarray, shape=[K, d]
+        Rows x_k: the classifier W, or the class means M.
+    classes : sequence of int
+        The (0-based) rows compared, at least two.
+
+    Returns
+    -------
+    float
+        Computed from differences, so identical rows give exactly 0. A squared distance rather
+        than a cosine: collapsed minority classifiers may be exactly 0, where a cosine is noise.
+    """
+    classes = [int(k) for k in classes]
+    if len(classes) < 2:
+        raise ValueError(f"need at least two classes to separate, got {classes}")
+    X = np.asarray(X, dtype=np.float64)
+    return max(float(np.sum((X[k] - X[l]) ** 2)) for k, l in itertools.combinations(classes, 2))
+
+
 def measure(
     W: ArrayLike,
     H: ArrayLike,
@@ -452,16 +486,12 @@ def measure(
     nearest = np.argmin(np.sum(M**2, axis=1) - 2.0 * (H @ M.T), axis=1)
     nc4 = float(np.mean(np.argmax(logits, axis=1) != nearest))
 
-    separation = None
-    if len(minor) >= 2:
-        separation = max(
-            float(np.sum((W[k] - W[l]) ** 2)) for k, l in itertools.combinations(minor, 2)
-        )
+    separation = pair_separation(W, minor) if len(minor) >= 2 else None
 
     return GeometryReport(
         nc1=nc1,
-        nc2_w=_nc2(W, K),
-        nc2_m=_nc2(M_c, K),
+        nc2_w=etf_distance(W),
+        nc2_m=etf_distance(M_c),
         nc3=nc3,
         nc4=nc4,
         equinorm_w=_equinorm(w_norms),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -146,7 +147,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # strict JSON has no NaN or Infinity
     return value
 
 
@@ -154,8 +157,8 @@ def save(solution: Solution, path: str | Path) -> Path:
     """Write ``path`` (.npz: W, H, b) and ``path`` with suffix .json (everything else)."""
     path = Path(path).with_suffix(".npz")
     np.savez(path, W=solution.W, H=solution.H, b=solution.b)
-    meta = solution.summary()
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
+    meta = _jsonable(solution.summary())
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, allow_nan=False))
     return path
 
 
@@ -164,7 +167,9 @@ def load(path: str | Path) -> Solution:
     path = Path(path).with_suffix(".npz")
     meta = json.loads(path.with_suffix(".json").read_text())
     arrays = np.load(path)
-    fields = {k: meta[k] for k in ("objective", "residual", "status", "method", "device", "dtype")}
+    fields = {k: meta[k] for k in ("status", "method", "device", "dtype")}
+    for k in ("objective", "residual"):  # written as null when not finite
+        fields[k] = math.nan if meta[k] is None else meta[k]
     fields.update(
         iterations=meta["iterations"],
         seconds=meta["seconds"],

@@ -934,7 +934,8 @@ class SweepSummary:
     failed : int
         Points stored by this run with status ``"failed"`` (retried by the next run).
     unconverged : int
-        Of ``done``, the points whose status is not ``"converged"``.
+        Of ``done``, the points whose status is not ``"converged"``, or whose certificate did
+        not close its gap (a lower bound exists but the point is not certified).
     seconds : float
         Wall time of the run.
     store : str
@@ -1074,7 +1075,8 @@ def run_sweep(
                     counts["failed"] += 1
                 else:
                     counts["done"] += 1
-                    counts["unconverged"] += row["status"] != "converged"
+                    uncertified = row["lower_bound"] is not None and not row["certified"]
+                    counts["unconverged"] += row["status"] != "converged" or uncertified
             if progress is not None:
                 finished_now = counts["done"] + counts["failed"]
                 progress(

@@ -46,6 +46,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq
 
+from lpm.classifiers import etf_gram
 from lpm.problem import Problem
 
 __all__ = [
@@ -247,11 +248,6 @@ def _need_dim(name: str, problem: Problem, rank: int, why: str) -> None:
     _need(name, problem.dim >= rank, f"dim ≥ {rank} ({why})", f"dim {problem.dim}")
 
 
-def _etf(K: int) -> NDArray[np.float64]:
-    """(K/(K−1)) P_K, the Gram of the unit simplex ETF, shape=[K, K]."""
-    return (K / (K - 1)) * (np.eye(K) - 1.0 / K)
-
-
 def _centering(K: int) -> NDArray[np.float64]:
     """P_K = I_K − 11ᵀ/K, shape=[K, K]."""
     return np.eye(K) - 1.0 / K
@@ -331,7 +327,7 @@ def lpm_balanced(problem: Problem) -> Prediction:
     K = problem.K
     _need_dim(name, problem, K - 1, "the simplex ETF has rank K − 1")
     E_W, E_H = problem.energy
-    G = _etf(K)
+    G = etf_gram(K)
     return _prediction(
         objective=balanced_lpm_value(K, E_W, E_H),
         w_gram=E_W * G,
@@ -357,7 +353,7 @@ def lpm_balanced(problem: Problem) -> Prediction:
 def _fixed_classifier_gram(problem: Problem) -> NDArray[np.float64]:
     """W Wᵀ of a fixed classifier: exact for the ETF, from the seeded matrix for a random one."""
     if problem.classifier == "etf":
-        return problem.classifier_norm**2 * _etf(problem.K)
+        return problem.classifier_norm**2 * etf_gram(problem.K)
     from lpm.classifiers import classifier_matrix
 
     W = classifier_matrix(problem)
@@ -406,7 +402,7 @@ def fixed_etf(problem: Problem) -> Prediction:
         )
     K = problem.K
     E_W, E_H = problem.energy
-    G = _etf(K)
+    G = etf_gram(K)
     return _prediction(
         objective=balanced_lpm_value(K, E_W, E_H),
         w_gram=E_W * G,
@@ -507,7 +503,7 @@ def fixed_etf_class_average(problem: Problem) -> Prediction:
     a = _class_average_lengths(weights, K, E_W, E_H)
     c = math.sqrt(E_W) * K / (K - 1)
     value = float((weights * _softplus_margin(K, c * a)).sum())
-    G = _etf(K)
+    G = etf_gram(K)
     return _prediction(
         objective=value,
         w_gram=E_W * G,
@@ -904,7 +900,7 @@ def zhu_regularised_ce(problem: Problem) -> Prediction:
         value = float(_softplus_margin(K, margin)) + lam_W * K * rho
     if not collapsed:
         _need_dim(name, problem, K - 1, "the simplex ETF has rank K − 1")
-    G = _etf(K)
+    G = etf_gram(K)
     bias_note = {
         "none": "No bias.",
         "penalised": "Penalised bias: b = 0.",

@@ -36,16 +36,24 @@ from typing import Any
 
 import numpy as np
 
+from lpm.geometry import pair_separation
 from lpm.problem import MAX_SAMPLES, Problem
 from lpm.solution import Solution
 
 __all__ = [
     "COLLAPSE_RTOL",
     "MAX_RATIO",
+    "ThresholdNotFound",
     "ThresholdResult",
     "minority_collapse_threshold",
     "minority_separation",
 ]
+
+
+class ThresholdNotFound(RuntimeError):
+    """The bisection found no threshold: the inputs were valid, the result is not trustworthy
+    (the command line exits 3, not 2)."""
+
 
 #: The collapse criterion of INTERFACE.md: D_w ≤ COLLAPSE_RTOL · E_W.
 COLLAPSE_RTOL = 1e-6
@@ -108,7 +116,7 @@ class ThresholdResult:
 
 
 def minority_separation(solution: Solution, minority: int) -> float:
-    """D_w = max over pairs of the last ``minority`` classes of ‖w_k − w_l‖² (Gram form).
+    """D_w = max over pairs of the last ``minority`` classes of ‖w_k − w_l‖².
 
     Parameters
     ----------
@@ -117,10 +125,8 @@ def minority_separation(solution: Solution, minority: int) -> float:
     minority : int
         K_B ≥ 2: the minority classes are the last K_B rows.
     """
-    W = solution.W[-minority:]
-    G = W @ W.T
-    diag = np.diag(G)
-    return float(max(0.0, (diag[:, None] + diag[None, :] - 2.0 * G).max()))
+    K = solution.W.shape[0]
+    return pair_separation(solution.W, range(K - minority, K))
 
 
 def _positive_int(name: str, value: object, low: int) -> int:
@@ -243,7 +249,7 @@ def minority_collapse_threshold(
 
     lo = Fraction(1)
     if collapsed(lo):
-        raise ValueError(
+        raise ThresholdNotFound(
             "the minority classifiers already coincide at R = 1; this happens only when the "
             "solve failed — check the energies"
         )
@@ -251,7 +257,7 @@ def minority_collapse_threshold(
     while not collapsed(hi):
         lo, hi = hi, 2 * hi
         if hi > MAX_RATIO:
-            raise ValueError(
+            raise ThresholdNotFound(
                 f"no minority collapse up to R = {MAX_RATIO:g} for KA={majority}, KB={minority}, "
                 f"EW,EH={E_W:g},{E_H:g}; the threshold, if finite, lies beyond"
             )

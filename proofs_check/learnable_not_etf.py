@@ -15,14 +15,13 @@ w_1 = −w_2 for any counts: an ETF. The grid therefore has K ≥ 3.)
 
 from __future__ import annotations
 
-import numpy as np
-
 from lpm.classifiers import etf_gram
+from lpm.geometry import etf_distance
 from lpm.problem import Problem
 from proofs_check.compare import GRAM_RTOL, converged, gram_error, label, solve_all
 from proofs_check.report import CheckResult, Measurement, summarise
 
-__all__ = ["CLAIM", "DISTANCE_MIN", "ID", "REFERENCE", "cases", "check", "etf_distance"]
+__all__ = ["CLAIM", "DISTANCE_MIN", "ID", "REFERENCE", "cases", "check"]
 
 ID = "learnable-not-etf-imbalanced"
 CLAIM = (
@@ -33,14 +32,6 @@ REFERENCE = "Fang, He, Long, Su, PNAS 2021 (arXiv 2101.12699), imbalanced LPM; T
 #: Smallest normalised distance from the ETF that counts as "not an ETF": four decades above the
 #: Gram tolerance, and well below the distances that occur (0.43 at the worked instance).
 DISTANCE_MIN = 1e-2
-
-
-def etf_distance(W: np.ndarray) -> float:
-    """‖G/‖G‖_F − P_K/sqrt(K−1)‖_F for G = W Wᵀ (0 exactly for a simplex ETF of any scale)."""
-    K = W.shape[0]
-    G = W @ W.T
-    P = np.eye(K) - 1.0 / K
-    return float(np.linalg.norm(G / np.linalg.norm(G) - P / np.sqrt(K - 1)))
 
 
 def cases(quick: bool) -> list[Problem]:

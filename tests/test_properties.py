@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 import lpm
 from lpm import theory
 from lpm.classifiers import etf_gram
+from lpm.geometry import etf_distance
 from lpm.problem import Problem
 from lpm.threshold import COLLAPSE_RTOL, minority_separation
 from proofs_check.compare import (
@@ -37,7 +38,6 @@ from proofs_check.compare import (
     solve_all,
 )
 from proofs_check.dr_same_minimiser import DR_ALIGN_TOL, DR_POSITION_TOL, DR_SOLVE_TOL
-from proofs_check.learnable_not_etf import etf_distance
 from proofs_check.within_class_collapse import NC1_TOL
 
 # ----------------------------------------------------------------------------- strategies

@@ -3,7 +3,7 @@
 A method is a :class:`Method`: a name, a function ``run(problems, options) -> list[Solution]``
 that solves same-structured problems together, and ``supports(problem) -> str | None`` that
 returns None when the method applies and otherwise the reason it does not. Every method listed in
-:data:`METHODS` is run by the contract tests of ``tests/test_solvers_contract.py``.
+:data:`METHODS` is run by the contract tests of ``tests/test_solvers.py::test_method_contract``.
 
 ``method="auto"`` solves by projected gradient and attaches the strongest certificate
 :mod:`lpm.certify` has for the variant; problems that the gradient method cannot pose (the

@@ -326,7 +326,9 @@ def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Soluti
         stalled = stalled | (active & (res > tol) & (iterations - last_gain > _PATIENCE[dtype]))
         active = active & (res > tol) & ~stalled
         if callback is not None and it % 100 == 0:
-            callback(it, res.detach().cpu().numpy())
+            every = np.array([final[j][3] if j in final else np.nan for j in range(B)])
+            every[rows.cpu().numpy()] = res.detach().cpu().numpy()
+            callback(it, every)
         live = int(active.sum())
         if 0 < live <= len(rows) // 2:
             retire(~active)
