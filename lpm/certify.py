@@ -56,7 +56,9 @@ feature block for ReLU), a positive diagonal scaling D and τ ≥ ⟨D, X⟩ on 
   ‖g_b‖₁ × (box radius). The bias-balanced dual P − (1/K)1g_bᵀ (:func:`balanced_dual`), whose
   columns sum to 0, makes it vanish to rounding; :func:`certificate` tries both and keeps the
   larger bound. The level set is bounded by the objective at the candidate moved into the
-  feasible set (never by a caller's number that might belong to an infeasible point).
+  feasible set; :func:`attach` and :func:`certificate` never pass any other number, and the
+  ``objective`` argument of the public functions must be that of a feasible point (a value
+  below the optimum would void the bound).
 * Penalised bias: min_b ⟨g_b, b⟩ + (λ_b/2)‖b‖² = −‖g_b‖²/(2λ_b), exactly.
 * Unregularised learnable CE: the UF-SVM of SELI (THEORY.md §4); its dual bound from any
   nonnegative margin multipliers, rescaled into the dual feasible set (:func:`svm_lower_bound`).
