@@ -19,15 +19,13 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
-
-import torch
 
 import lpm
 from lpm.problem import Problem
 from lpm.solution import Solution
+from lpm.solvers.gradient import cpu_threads
 
 __all__ = [
     "Progress",
@@ -51,20 +49,14 @@ def quiet(message: str) -> None:
     """A progress callback that discards the message."""
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
+def one_thread():
     """Run torch on one intra-op thread, restoring the previous count afterwards.
 
-    The figures' problems are small (K ≤ 10, N ≤ a few thousand): torch's thread pool only adds
-    synchronisation, and on a loaded machine it slows a solve by one to two orders of magnitude
-    (measured: 0.17 s with one thread against 11.5 s with two, load average 7 on 2 cores).
+    The figures' problems are small (K ≤ 10, N ≤ a few thousand), and their own plain-gradient
+    loops (the dynamics figure) call the objective directly: the solver's own rule
+    (:func:`lpm.solvers.gradient.cpu_threads`) applied to all of a figure's work.
     """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    return cpu_threads("cpu", 0)
 
 
 def convex_method() -> str | None:

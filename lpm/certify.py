@@ -237,7 +237,7 @@ def class_loss(problem: Problem, logits: NDArray[np.float64]) -> tuple[float, ND
     """
     K = problem.K
     pi = _weights(problem)
-    target = math.sqrt(problem.energy[0] * problem.energy[1]) if problem.energy else 0.0
+    target = problem.dr_target
     zeros = torch.zeros(1, dtype=torch.float64)
     data = ObjectiveData(
         loss=problem.loss,
@@ -280,7 +280,7 @@ def _conjugate_minorant(
     elif problem.loss == "mse":
         conj = 0.5 * (U * U).sum(axis=1) + np.diag(U)
     else:
-        t = math.sqrt(problem.energy[0] * problem.energy[1])
+        t = problem.dr_target
         U = U * eye
         u = np.diag(U)
         conj = 0.5 * u * u + t * u
@@ -303,14 +303,6 @@ def _feature_side(problem: Problem) -> tuple[str, float]:
     if problem.decay is not None:
         return "decay", 0.0
     return "none", 0.0
-
-
-def _penalty_constant(problem: Problem) -> float:
-    """The part of the objective that is constant on the feasible set: (λ_H/2)·N·r² for
-    spherical features under weight decay (every ‖h_i‖² equals r² = 1)."""
-    if problem.features == "sphere" and problem.decay is not None:
-        return 0.5 * problem.decay[1] * problem.N * problem.sphere_radius**2
-    return 0.0
 
 
 def _norm_bounds(
@@ -357,7 +349,7 @@ def _bias_term(
         eye = np.eye(problem.K)
         box = np.min(eye + np.sqrt(2.0 * upper / pi)[:, None] + np.outer(h, w), axis=0)
     else:  # dr: ½(z_kk − t)² ≤ upper/π_k ⇒ |b_k| ≤ t + sqrt(2 upper/π_k) + h_k w_k
-        t = math.sqrt(problem.energy[0] * problem.energy[1])
+        t = problem.dr_target
         box = t + np.sqrt(2.0 * upper / pi) + h * w
     return -float(np.abs(g_b) @ box), {"bias_box": float(box.max())}
 
@@ -392,7 +384,7 @@ def _upper(
         if sw > K * problem.energy[0]:
             W = W * math.sqrt(K * problem.energy[0] / sw)
     value, _ = class_loss(problem, M @ W.T + bias)
-    value += _penalty_constant(problem)
+    value += problem.penalty_constant
     if problem.decay is not None:
         lam_W, lam_H, lam_b = problem.decay
         if problem.classifier == "learnable":
@@ -488,7 +480,7 @@ def gram_certificate(
     g_b = P.sum(axis=0)
     counts = np.asarray(problem.counts, dtype=np.float64)
     feature, r2 = _feature_side(problem)
-    penalty_const = _penalty_constant(problem)
+    penalty_const = problem.penalty_constant
 
     upper = _upper(problem, W, M, bias, objective)
 
@@ -717,7 +709,7 @@ def fixed_certificate(
     g_b = P.sum(axis=0)
     descent = np.maximum(-g, 0.0) if problem.features == "relu" else -g
     norms = np.linalg.norm(descent, axis=1)
-    penalty_const = _penalty_constant(problem)
+    penalty_const = problem.penalty_constant
     if feature == "average":
         inner = -math.sqrt(K * r2) * float(np.linalg.norm(norms))
     elif feature == "per-class":

@@ -127,8 +127,7 @@ def objective_data(
                 lam[j, 0] = 0.0
             if p.bias != "penalised":
                 lam[j, 2] = 0.0
-        if p.energy is not None:
-            target[j] = np.sqrt(p.energy[0] * p.energy[1])
+        target[j] = p.dr_target
     W_fixed = None
     if first.fixed_classifier:
         W_fixed = torch.as_tensor(

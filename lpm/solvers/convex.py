@@ -220,20 +220,13 @@ def _loss(problem: Problem, logits: cp.Expression) -> cp.Expression:
     if problem.loss == "mse":
         weights = np.repeat(pi[:, None], K, 1)
         return 0.5 * cp.sum(cp.multiply(weights, cp.square(logits - np.eye(K))))
-    t = math.sqrt(problem.energy[0] * problem.energy[1])
+    t = problem.dr_target
     return 0.5 * pi @ cp.square(cp.diag(logits) - t)
 
 
 def _bias_penalty(problem: Problem, b: cp.Variable | None) -> cp.Expression | float:
     if b is not None and problem.bias == "penalised":
         return 0.5 * problem.decay[2] * cp.sum_squares(b)
-    return 0.0
-
-
-def _feature_constant(problem: Problem) -> float:
-    """(λ_H/2)·N·r² for spheres under decay: the feature penalty is then a constant."""
-    if problem.features == "sphere" and problem.decay is not None:
-        return 0.5 * problem.decay[1] * problem.N * problem.sphere_radius**2
     return 0.0
 
 
@@ -246,7 +239,7 @@ def _gram_program(problem: Problem) -> tuple[cp.Problem, dict[str, Any]]:
     counts = np.asarray(problem.counts, dtype=np.float64)
     X = cp.Variable((2 * K, 2 * K), PSD=True)
     L, link, b = _logits(problem, X[:K, K:])
-    obj = _loss(problem, L) + _bias_penalty(problem, b) + _feature_constant(problem)
+    obj = _loss(problem, L) + _bias_penalty(problem, b) + problem.penalty_constant
     cons: list[cp.Constraint] = [link]
     handles: dict[str, Any] = {"X": X, "b": b, "link": link}
     diag = cp.diag(X)
@@ -283,7 +276,7 @@ def _fixed_program(problem: Problem) -> tuple[cp.Problem, dict[str, Any]]:
     counts = np.asarray(problem.counts, dtype=np.float64)
     M = cp.Variable((K, d), nonneg=problem.features == "relu")
     L, link, b = _logits(problem, M @ W.T)
-    obj = _loss(problem, L) + _bias_penalty(problem, b) + _feature_constant(problem)
+    obj = _loss(problem, L) + _bias_penalty(problem, b) + problem.penalty_constant
     cons: list[cp.Constraint] = [link]
     if problem.features == "sphere" or (problem.energy and problem.budget == "per-sample"):
         cons.append(cp.norm(M, 2, axis=1) <= math.sqrt(_feature_radius2(problem)))

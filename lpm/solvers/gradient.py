@@ -35,7 +35,7 @@ from lpm.objective import ObjectiveData, objective, objective_data, value_and_gr
 from lpm.problem import Problem
 from lpm.solution import Solution
 
-__all__ = ["residual", "spg"]
+__all__ = ["cpu_threads", "residual", "spg"]
 
 _MEMORY = 10  # nonmonotone window M
 _GAMMA = 1e-4  # sufficient decrease
@@ -53,7 +53,7 @@ _SMALL_WORK = 4_000_000
 
 
 @contextlib.contextmanager
-def _cpu_threads(device: str, work: int) -> Iterator[None]:
+def cpu_threads(device: str, work: int) -> Iterator[None]:
     """Run small CPU solves on one thread, restoring torch's setting afterwards."""
     if str(device) != "cpu" or work >= _SMALL_WORK:
         yield
@@ -226,7 +226,7 @@ def spg(
     """
     problems = list(problems)
     work = len(problems) * max(p.N for p in problems) * max(problems[0].K, problems[0].dim)
-    with _cpu_threads(device, work):
+    with cpu_threads(device, work):
         return _spg(problems, seeds, device, dtype, tol, max_iter, callback)
 
 
