@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -31,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.style
-import numpy as np
 
 from figures.solving import cpu_count, one_thread, quiet
+from lpm.solution import jsonable
 
 __all__ = ["FIGURES", "STYLE", "build", "module"]
 
@@ -137,26 +136,8 @@ def build(
             "cpu_cores": cpu_count(),
         }
         (out_dir / f"{name}.json").write_text(
-            json.dumps({"meta": meta, "data": _plain(data)}, indent=1, allow_nan=False)
+            json.dumps({"meta": meta, "data": jsonable(data)}, indent=1, allow_nan=False)
         )
         paths += [png, pdf]
         report(f"{name}: done in {time.perf_counter() - start:.1f} s -> {png}, {pdf}")
     return paths
-
-
-def _plain(value: Any) -> Any:
-    """JSON form of figure data: arrays to lists, non-finite floats to None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    return value

@@ -40,6 +40,7 @@ import lpm
 from lpm.compare import VARIANTS, compare, compare_geometry
 from lpm.geometry import measure
 from lpm.problem import BIASES, BUDGETS, CLASSIFIERS, FEATURES, LOSSES, Problem
+from lpm.solution import jsonable
 
 __all__ = [
     "COMMANDS",
@@ -294,25 +295,8 @@ def _solve_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------ output
-def _strict(value: Any) -> Any:
-    """A JSON-ready copy: plain types only, non-finite floats as None."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_strict(v) for v in (value.tolist() if isinstance(value, np.ndarray) else value)]
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return str(value)
-
-
 def _print_json(value: Any) -> None:
-    print(json.dumps(_strict(value), indent=2, allow_nan=False, ensure_ascii=False))
+    print(json.dumps(jsonable(value), indent=2, allow_nan=False, ensure_ascii=False))
 
 
 def _num(value: float | None, spec: str = ".4g") -> str:

@@ -329,19 +329,9 @@ class GeometryReport:
             floats (``nan``, ``inf``) become None so that ``json.dumps`` writes valid JSON.
         """
 
-        def plain(value: Any) -> Any:
-            if value is None or isinstance(value, (bool, str)):
-                return value
-            if isinstance(value, np.ndarray):
-                return plain(value.tolist())
-            if isinstance(value, (list, tuple)):
-                return [plain(v) for v in value]
-            if isinstance(value, (int, np.integer)):
-                return int(value)
-            number = float(value)
-            return number if math.isfinite(number) else None
+        from lpm.solution import jsonable
 
-        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}
 
 
 def pair_separation(X: NDArray[np.float64], classes) -> float:

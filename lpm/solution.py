@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +15,7 @@ from numpy.typing import NDArray
 from lpm.problem import Problem
 from lpm.tolerances import GAP_TOL
 
-__all__ = ["STATUSES", "Solution", "load", "save"]
+__all__ = ["STATUSES", "Solution", "jsonable", "load", "save"]
 
 Status = Literal["converged", "max_iter", "inaccurate", "infeasible", "failed"]
 #: The fixed vocabulary of ``Solution.status``.
@@ -135,29 +136,39 @@ class Solution:
             "seconds": self.seconds,
             "message": self.message,
             "restarts": list(self.restarts),
-            "info": _jsonable(self.info),
+            "info": jsonable(self.info),
         }
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+def jsonable(value: Any) -> Any:
+    """A strict-JSON copy of results: plain types only, arrays as nested lists, non-finite floats
+    as None (strict JSON has no NaN or Infinity), other objects as their ``str``.
+
+    The one sanitiser of the project: solution files, ``lpm ... --json``, sweep stores, geometry
+    reports and figure data all go through it.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # strict JSON has no NaN or Infinity
-    return value
+        return jsonable(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return str(value)
 
 
 def save(solution: Solution, path: str | Path) -> Path:
     """Write ``path`` (.npz: W, H, b) and ``path`` with suffix .json (everything else)."""
     path = Path(path).with_suffix(".npz")
     np.savez(path, W=solution.W, H=solution.H, b=solution.b)
-    meta = _jsonable(solution.summary())
+    meta = jsonable(solution.summary())
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, allow_nan=False))
     return path
 

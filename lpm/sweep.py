@@ -78,6 +78,7 @@ import numpy as np
 import lpm
 from lpm.geometry import GLOBAL_MEANS, GeometryReport
 from lpm.problem import Problem
+from lpm.solution import jsonable
 
 try:  # Python ≥ 3.11
     import tomllib
@@ -220,31 +221,12 @@ _JSON_COLUMNS = ("params", "problem", "options", "solve", "geometry")
 
 
 # ------------------------------------------------------------------------------------ JSON
-def _plain(value: Any) -> Any:
-    """A JSON-ready copy: plain types only, non-finite floats as None."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return str(value)
-
-
 def _canonical(value: Any) -> str:
-    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json.dumps(jsonable(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(_plain(value), allow_nan=False)
+    return None if value is None else json.dumps(jsonable(value), allow_nan=False)
 
 
 def _now() -> str:
@@ -465,7 +447,7 @@ class SweepSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as plain JSON (the form whose hash identifies it)."""
-        return _plain(
+        return jsonable(
             {
                 "name": self.name,
                 "description": self.description,
@@ -897,7 +879,7 @@ def store_to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
         if value is None:
             return ""
         if isinstance(value, (list, tuple, dict)):
-            return json.dumps(_plain(value))
+            return json.dumps(jsonable(value))
         if isinstance(value, float):
             return repr(value)
         return str(value)
