@@ -89,6 +89,7 @@ import torch
 from numpy.typing import NDArray
 
 from lpm.classifiers import classifier_matrix
+from lpm.constraints import feasible_means
 from lpm.objective import ObjectiveData, loss_and_dlogits
 from lpm.problem import Problem
 from lpm.solution import Solution
@@ -366,23 +367,9 @@ def _upper(
     clipped at 0, spherical means put on their sphere; every such point is the collapsed
     per-sample point of a feasible solution), or ``objective`` when that is smaller, plus a
     margin for rounding."""
-    K, counts = problem.K, np.asarray(problem.counts, dtype=np.float64)
-    feature, r2 = _feature_side(problem)
-    M = np.maximum(M, 0.0) if problem.features == "relu" else M.copy()
-    sq = (M * M).sum(axis=1)
-    if problem.features == "sphere":
-        unit = np.zeros_like(M)
-        unit[:, 0] = 1.0
-        safe = np.where(sq > 0, np.sqrt(sq), 1.0)[:, None]
-        M = np.where(sq[:, None] > 0, M / safe, unit) * math.sqrt(r2)
-    elif feature == "per-class":
-        M = M * np.minimum(1.0, np.sqrt(r2 / np.maximum(sq, 1e-300)))[:, None]
-    elif feature == "average" and sq.sum() > K * r2:
-        M = M * math.sqrt(K * r2 / sq.sum())
-    if problem.energy is not None and problem.classifier == "learnable":
-        sw = float((W * W).sum())
-        if sw > K * problem.energy[0]:
-            W = W * math.sqrt(K * problem.energy[0] / sw)
+    counts = np.asarray(problem.counts, dtype=np.float64)
+    feature, _ = _feature_side(problem)
+    W, M = feasible_means(problem, W, M)
     value, _ = class_loss(problem, M @ W.T + bias)
     value += problem.penalty_constant
     if problem.decay is not None:

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from lpm.problem import Problem
 
-__all__ = ["FeasibleSet", "feasible_set", "violation"]
+__all__ = ["FeasibleSet", "feasible_means", "feasible_set", "violation"]
 
 
 @dataclass(frozen=True)
@@ -190,3 +190,45 @@ def violation(problem: Problem, W: NDArray[np.float64] | None, H: NDArray[np.flo
                 used = float((sq / counts[problem.labels]).sum() / problem.K)
                 worst = max(worst, (used - E_H) / E_H)
     return max(0.0, worst)
+
+
+def feasible_means(
+    problem: Problem, W: NDArray[np.float64], M: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Move a class-mean point (W, M) into the feasible set of the collapsed problem.
+
+    ReLU means are clipped at 0, spherical means put on their sphere (a zero mean on e_1·r),
+    budgets that are exceeded scaled down to their bounds ((1/K)Σ‖h̄_k‖² ≤ E_H, or ‖h̄_k‖² ≤ E_H
+    per class, and (1/K)Σ‖w_k‖² ≤ E_W). Every point returned is the collapsed per-sample point of
+    a feasible solution, so its objective is an upper bound on the optimum.
+
+    Parameters
+    ----------
+    W : ndarray, shape=[K, d]
+    M : ndarray, shape=[K, d]
+
+    Returns
+    -------
+    (W, M) : the moved point (copies).
+    """
+    K = problem.K
+    W = np.array(W, dtype=np.float64)
+    M = np.maximum(M, 0.0) if problem.features == "relu" else np.array(M, dtype=np.float64)
+    sq = (M * M).sum(axis=1)
+    if problem.features == "sphere":
+        r = problem.sphere_radius
+        unit = np.zeros_like(M)
+        unit[:, 0] = 1.0
+        safe = np.where(sq > 0, np.sqrt(sq), 1.0)[:, None]
+        M = np.where(sq[:, None] > 0, M / safe, unit) * r
+    elif problem.energy is not None:
+        E_H = problem.energy[1]
+        if problem.budget == "per-sample":
+            M = M * np.minimum(1.0, np.sqrt(E_H / np.maximum(sq, 1e-300)))[:, None]
+        elif sq.sum() > K * E_H:
+            M = M * math.sqrt(K * E_H / sq.sum())
+    if problem.energy is not None and problem.classifier == "learnable":
+        sw = float((W * W).sum())
+        if sw > K * problem.energy[0]:
+            W = W * math.sqrt(K * problem.energy[0] / sw)
+    return W, M

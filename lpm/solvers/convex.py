@@ -75,7 +75,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lpm.classifiers import classifier_matrix
-from lpm.constraints import violation
+from lpm.constraints import feasible_means, violation
 from lpm.objective import objective
 from lpm.problem import Problem
 from lpm.solution import Solution
@@ -437,31 +437,6 @@ def _rotate_nonnegative(
     return np.maximum(A @ Q, 0.0), B @ Q
 
 
-def _feasible_scale(problem: Problem, W: NDArray[np.float64], M: NDArray[np.float64]):
-    """Shrink (W, M) into the budgets they exceed by the solver's feasibility tolerance, and put
-    spherical means on their sphere: the returned point is feasible, so its objective is an
-    upper bound on the optimum."""
-    K = problem.K
-    if problem.features == "sphere":
-        r = problem.sphere_radius
-        norms = np.linalg.norm(M, axis=1, keepdims=True)
-        unit = np.zeros_like(M)
-        unit[:, 0] = 1.0
-        M = np.where(norms > 0, M / np.where(norms > 0, norms, 1.0), unit) * r
-    elif problem.energy is not None:
-        E_H = problem.energy[1]
-        sq = (M * M).sum(axis=1)
-        if problem.budget == "per-sample":
-            M = M * np.minimum(1.0, np.sqrt(E_H / np.maximum(sq, 1e-300)))[:, None]
-        elif sq.sum() > K * E_H:
-            M = M * math.sqrt(K * E_H / sq.sum())
-    if problem.energy is not None and problem.classifier == "learnable":
-        sw = float((W * W).sum())
-        if sw > K * problem.energy[0]:
-            W = W * math.sqrt(K * problem.energy[0] / sw)
-    return W, M
-
-
 def _recover(problem: Problem, kind: str, handles: dict[str, Any]) -> tuple:
     """(W, M, b, info) at dimension d from the solved program's variables."""
     K, d = problem.K, problem.dim
@@ -501,7 +476,7 @@ def _recover(problem: Problem, kind: str, handles: dict[str, Any]) -> tuple:
     if kind in ("uf-svm", "fixed-svm"):
         dual = handles["margin"].dual_value
         info["margin_multipliers"] = None if dual is None else np.asarray(dual, np.float64)
-    W, M = _feasible_scale(problem, W, M)
+    W, M = feasible_means(problem, W, M)
     return W, M, b, info
 
 
