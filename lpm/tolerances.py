@@ -5,7 +5,7 @@ Each entry says why it has the value it has; a looser entry must say what it is 
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_MAX_ITER", "GAP_TOL", "TOL", "default_tol"]
+__all__ = ["CHECK_TOL", "DEFAULT_MAX_ITER", "GAP_TOL", "TOL", "default_tol"]
 
 #: Optimality-residual tolerance at which a solve is called converged, by (method, dtype).
 TOL: dict[tuple[str, str], float] = {
@@ -26,6 +26,20 @@ TOL: dict[tuple[str, str], float] = {
 #: Relative gap at which a converged solution is called certified (``Solution.certified``): the
 #: gradient solver's residual 1e-10 gives gaps of 1e-11–1e-10, an interior-point solve ~1e-9.
 GAP_TOL = 1e-8
+
+#: Relative tolerances of the theorem checks (proofs_check/) comparing a solve with a prediction.
+CHECK_TOL: dict[str, float] = {
+    # A gradient solve at residual 1e-10 has objective errors of ~1e-12 relative; 1e-8 leaves
+    # margin for THEORY.md's printed digits and for ill-conditioned grid points.
+    "objective": 1e-8,
+    # Gram matrices converge like the square root of the objective error near a nondegenerate
+    # optimum: 1e-6 relative in the Frobenius norm.
+    "gram": 1e-6,
+    # Interior-point values are accurate to ~1e-8 relative; 1e-6 covers SCS's fallback.
+    "convex-objective": 1e-6,
+    # Interior-point primal points are accurate only to about the square root of the tolerance.
+    "convex-gram": 1e-4,
+}
 
 #: Iteration caps of the projected-gradient solver, by dtype.
 #: Well-posed problems converge in 10–1,000 steps; degenerate ones (a zero-loss minimiser exactly

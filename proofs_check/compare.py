@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 import lpm
 from lpm.problem import Problem
 from lpm.solution import Solution
+from lpm.tolerances import CHECK_TOL
 from proofs_check.report import Measurement
 
 __all__ = [
@@ -44,14 +45,11 @@ __all__ = [
     "solve_all",
 ]
 
-#: Relative objective tolerance for gradient solves at residual 1e-10 (module docstring).
-OBJECTIVE_RTOL = 1e-8
-#: Relative Frobenius tolerance for Gram matrices of gradient solves (module docstring).
-GRAM_RTOL = 1e-6
-#: Relative objective tolerance for interior-point solves (module docstring).
-CONVEX_RTOL = 1e-6
-#: Relative Gram tolerance for interior-point solves: primal points are less accurate than values.
-CONVEX_GRAM_RTOL = 1e-4
+# The comparison tolerances live in the project's one table (lpm/tolerances.py), with reasons.
+OBJECTIVE_RTOL = CHECK_TOL["objective"]
+GRAM_RTOL = CHECK_TOL["gram"]
+CONVEX_RTOL = CHECK_TOL["convex-objective"]
+CONVEX_GRAM_RTOL = CHECK_TOL["convex-gram"]
 
 
 def label(problem: Problem) -> str:
