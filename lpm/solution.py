@@ -44,7 +44,8 @@ class Solution:
     method, device, dtype : str
     iterations : int
     seconds : float
-        Wall time of the solve.
+        Wall time of the solve (for problems solved together by ``solve_batch`` or restarts,
+        the wall time of their whole batch).
     tol : float
         The residual tolerance the solve was judged against.
     lower_bound : float or None
