@@ -23,7 +23,7 @@ The loss is always averaged over the N samples.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 import numpy as np
@@ -321,18 +321,7 @@ class Problem:
     @classmethod
     def from_dict(cls, data: dict) -> Problem:
         """Inverse of :meth:`to_dict` (derived keys K and N are ignored)."""
-        keys = {
-            "counts",
-            "dim",
-            "loss",
-            "classifier",
-            "features",
-            "bias",
-            "energy",
-            "budget",
-            "decay",
-            "classifier_seed",
-        }
+        keys = {f.name for f in fields(cls) if f.init}
         kwargs = {k: v for k, v in data.items() if k in keys}
         for k in ("counts", "energy", "decay"):
             if kwargs.get(k) is not None:

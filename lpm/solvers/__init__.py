@@ -283,11 +283,9 @@ def _fallback(solution: Solution, options: SolveOptions) -> Solution:
 
 def _certify(solution: Solution) -> Solution:
     """Attach a certified lower bound when :mod:`lpm.certify` has one for the variant."""
-    try:
-        certify = importlib.import_module("lpm.certify")
-    except ModuleNotFoundError:
-        return solution
-    return certify.attach(solution)
+    from lpm.certify import attach  # certify imports the objective, not the solvers
+
+    return attach(solution)
 
 
 def solve(problem: Problem, *, method: str = "auto", **options) -> Solution:
