@@ -39,8 +39,9 @@ import numpy as np
 import lpm
 from lpm.compare import VARIANTS, compare, compare_geometry
 from lpm.geometry import measure
-from lpm.problem import BIASES, BUDGETS, CLASSIFIERS, FEATURES, LOSSES, Problem
+from lpm.problem import BIASES, BUDGETS, CLASSIFIERS, FEATURES, LOSSES
 from lpm.solution import jsonable
+from lpm.spec import COUNT_FORMS, flag_float, flag_parts, problem_from_flags
 
 __all__ = [
     "COMMANDS",
@@ -63,14 +64,6 @@ EXIT_NOT_CONVERGED = 3
 #: Shell conventions (128 + signal number) for an interrupt and a closed stdout.
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
-
-#: The four ways to give the class counts (exactly one is required), with their syntax.
-COUNT_FORMS: dict[str, str] = {
-    "counts": "--counts n1,n2,...",
-    "balanced": "--balanced K:n",
-    "step": "--step KA:KB:nB:R",
-    "long_tail": "--long-tail K:nmax:rho",
-}
 
 #: The subcommands, in the order of ``lpm --help``.
 COMMANDS: tuple[str, ...] = (
@@ -98,121 +91,6 @@ class _Parser(argparse.ArgumentParser):
         if message.endswith("expected one argument"):
             message += " (a value that starts with '-' is written --flag=VALUE)"
         raise UsageError(f"{message}; run '{self.prog} --help' for what is allowed")
-
-
-# ------------------------------------------------------------------------------------ parsing
-def _parts(flag: str, value: object, sep: str, names: Sequence[str] | None = None) -> list:
-    """Split a flag value ``"a<sep>b<sep>..."`` (or take a sequence as it is)."""
-    if isinstance(value, str):
-        parts = [p.strip() for p in value.split(sep)]
-    elif isinstance(value, (list, tuple)):
-        parts = list(value)
-    else:
-        parts = [value]
-    if names is not None and len(parts) != len(names):
-        syntax = sep.join(names)
-        raise ValueError(f"--{flag} takes {syntax} ({len(names)} values), got {value!r}")
-    if any(p == "" for p in parts):
-        raise ValueError(f"--{flag} has an empty value in {value!r}")
-    return parts
-
-
-def _int(flag: str, name: str, value: object) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"--{flag}: {name} must be an integer, got {value!r}")
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ValueError(f"--{flag}: {name} must be an integer, got {value!r}") from None
-
-
-def _float(flag: str, name: str, value: object) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"--{flag}: {name} must be a number, got {value!r}")
-    try:
-        return float(str(value).strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"--{flag}: {name} must be a number, got {value!r}") from None
-
-
-def problem_from_flags(flags: Mapping[str, Any]) -> Problem:
-    """The :class:`~lpm.problem.Problem` that the problem flags describe.
-
-    Parameters
-    ----------
-    flags : mapping
-        Flag names as argparse stores them (``counts``, ``balanced``, ``step``, ``long_tail``,
-        ``dim``, ``loss``, ``classifier``, ``features``, ``bias``, ``energy``, ``budget``,
-        ``decay``, ``classifier_seed``); a missing key or None means "not given". Values are the
-        command line's strings (``"100,100,10,10"``, ``"2:2:10:10"``, ``"1,1"``) or the same
-        already split into sequences / numbers, as a sweep file gives them. Exactly one of the
-        four count forms of :data:`COUNT_FORMS` is required.
-
-    Returns
-    -------
-    Problem
-
-    Raises
-    ------
-    ValueError
-        One line saying what is wrong and what is allowed: malformed values are reported here,
-        everything else by :class:`~lpm.problem.Problem` itself.
-
-    Examples
-    --------
-    >>> p = problem_from_flags({"step": "2:2:10:10", "energy": "1,1"})
-    >>> p.counts, p.dim, p.energy
-    ((100, 100, 10, 10), 4, (1.0, 1.0))
-    """
-    given = [key for key in COUNT_FORMS if flags.get(key) is not None]
-    if len(given) != 1:
-        what = "none" if not given else " and ".join(COUNT_FORMS[k].split()[0] for k in given)
-        raise ValueError(f"give exactly one of {', '.join(COUNT_FORMS.values())}; got {what}")
-    kwargs: dict[str, Any] = {}
-    for key in ("loss", "classifier", "features", "bias", "budget"):
-        if flags.get(key) is not None:
-            kwargs[key] = flags[key]
-    if flags.get("classifier_seed") is not None:
-        kwargs["classifier_seed"] = _int("classifier-seed", "the seed", flags["classifier_seed"])
-    if flags.get("energy") is not None:
-        parts = _parts("energy", flags["energy"], ",", ["EW", "EH"])
-        kwargs["energy"] = tuple(_float("energy", n, v) for n, v in zip(("EW", "EH"), parts))
-    if flags.get("decay") is not None:
-        parts = _parts("decay", flags["decay"], ",")
-        if len(parts) not in (2, 3):
-            raise ValueError(f"--decay takes LW,LH or LW,LH,LB, got {flags['decay']!r}")
-        kwargs["decay"] = tuple(_float("decay", n, v) for n, v in zip(("LW", "LH", "LB"), parts))
-    dim = None if flags.get("dim") is None else _int("dim", "d", flags["dim"])
-
-    form = given[0]
-    value = flags[form]
-    if form == "counts":
-        parts = _parts("counts", value, ",")
-        counts = tuple(_int("counts", "each count", v) for v in parts)
-        return Problem.from_counts(counts, dim, **kwargs)
-    if form == "balanced":
-        K, n = _parts("balanced", value, ":", ["K", "n"])
-        return Problem.balanced(_int("balanced", "K", K), _int("balanced", "n", n), dim, **kwargs)
-    if form == "step":
-        KA, KB, nB, R = _parts("step", value, ":", ["KA", "KB", "nB", "R"])
-        return Problem.step(
-            _int("step", "KA", KA),
-            _int("step", "KB", KB),
-            _int("step", "nB", nB),
-            _float("step", "R", R),
-            dim,
-            **kwargs,
-        )
-    K, nmax, rho = _parts("long-tail", value, ":", ["K", "nmax", "rho"])
-    return Problem.long_tail(
-        _int("long-tail", "K", K),
-        _int("long-tail", "nmax", nmax),
-        _float("long-tail", "rho", rho),
-        dim,
-        **kwargs,
-    )
 
 
 def _add_problem_flags(parser: argparse.ArgumentParser) -> None:
@@ -530,8 +408,8 @@ def _backend(module: str, attribute: str, command: str) -> Callable:
 
 
 def _cmd_threshold(args: argparse.Namespace) -> int:
-    parts = _parts("energy", args.energy, ",", ["EW", "EH"])
-    energy = tuple(_float("energy", n, v) for n, v in zip(("EW", "EH"), parts))
+    parts = flag_parts("energy", args.energy, ",", ["EW", "EH"])
+    energy = tuple(flag_float("energy", n, v) for n, v in zip(("EW", "EH"), parts))
     kwargs: dict[str, Any] = {"rtol": args.rtol, "progress": _progress}
     for key in ("dim", "method"):
         if getattr(args, key) is not None:

@@ -79,6 +79,7 @@ import lpm
 from lpm.geometry import GLOBAL_MEANS, GeometryReport
 from lpm.problem import Problem
 from lpm.solution import jsonable
+from lpm.spec import problem_from_flags
 
 try:  # Python ≥ 3.11
     import tomllib
@@ -483,7 +484,6 @@ class SweepSpec:
         ValueError
             When a grid point is not a valid problem; the message names the point.
         """
-        from lpm.cli import problem_from_flags  # here: lpm.cli may import this module
 
         names = [k for k, _ in self.grid]
         out: list[tuple[str, Problem, dict[str, Any]]] = []

@@ -26,6 +26,7 @@ from lpm import cli
 from lpm.compare import VARIANTS, variant
 from lpm.problem import Problem
 from lpm.solution import Solution
+from lpm.spec import problem_from_flags
 
 #: The keys INTERFACE.md promises in ``lpm solve --json`` and in its ``geometry`` object.
 SOLVE_KEYS = (
@@ -322,10 +323,10 @@ def test_internal_error_is_one_line_exit_1(capsys, monkeypatch):
 
 # ------------------------------------------------------------------------------- problems
 def test_problem_flags_as_strings_or_values_give_the_same_problem():
-    strings = cli.problem_from_flags(
+    strings = problem_from_flags(
         {"step": "2:2:10:10", "energy": "1,2", "classifier": "etf", "dim": "5"}
     )
-    values = cli.problem_from_flags(
+    values = problem_from_flags(
         {"step": [2, 2, 10, 10], "energy": (1.0, 2.0), "classifier": "etf", "dim": 5}
     )
     assert (
@@ -352,7 +353,7 @@ def test_problem_flags_as_strings_or_values_give_the_same_problem():
     ],
 )
 def test_each_count_form(flags, expected):
-    assert cli.problem_from_flags(flags) == expected
+    assert problem_from_flags(flags) == expected
 
 
 # ------------------------------------------------------------------------------- compare
