@@ -241,15 +241,17 @@ def test_deleted_rows_are_filled_exactly(solved, tmp_path):
 def test_interrupted_run_resumes_without_duplicates(spec_file, tmp_path):
     spec = sweep.load_spec(spec_file)
     store = tmp_path / "s.sqlite"
-    lines = []
+    events = []
 
-    def stop_after_first_batch(line):
-        lines.append(line)
-        raise KeyboardInterrupt
+    def stop_after_first_batch(event):
+        events.append(event)
+        if event.batch:
+            raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         sweep.run_sweep(spec, store, batch_size=2, progress=stop_after_first_batch)
-    assert len(keys_in(store)) == 2 and lines[0].startswith("sweep: 2/6 points")
+    assert [(e.done, e.total, e.batch) for e in events] == [(0, 6, 0), (2, 6, 2)]
+    assert len(keys_in(store)) == 2 and str(events[1]).startswith("sweep: 2/6 points")
     summary = sweep.run_sweep(spec, store, batch_size=2)
     assert (summary.done, summary.skipped, summary.failed) == (4, 2, 0)
     keys = keys_in(store)
@@ -302,7 +304,7 @@ def test_a_finished_row_is_never_overwritten(solved, tmp_path):
     store = copy_store(store, tmp_path / "s.sqlite")
     fake = {**rows[0], "status": "failed", "objective": -1.0, "message": "x"}
     with sqlite3.connect(store) as conn:
-        sweep._write(conn, [fake], "other")
+        sweep.store.write_rows(conn, [fake], "other")
     assert sweep.read_store(store)[0] == rows[0]
 
 
