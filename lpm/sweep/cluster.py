@@ -8,22 +8,32 @@ A worker that dies (killed, out of memory, its machine lost) costs at most the t
 scheduler runs them again on another worker (or on the worker its nanny restarts). A task is
 given up only after it has been on ``distributed.scheduler.allowed-failures`` (3 by default)
 workers that died; its batch is then stored as rows of status ``"failed"``, which the next run
-solves again. The workers never touch the store: each task's result arrives once, through its
-future, and the caller writes it in one transaction; a task that ran twice (once on the worker
-that died) is still one future and one write, so no point is lost or stored twice.
+solves again. A finished task whose result cannot be fetched (lost with its worker before the
+caller read it, a broken connection) is submitted again, up to :data:`SUBMISSIONS` times.
+
+The workers never touch the store: each task's result arrives once, through its future, and the
+caller writes it in one transaction; a task that ran twice (once on the worker that died) is still
+one future and one write, so no point is lost or stored twice.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lpm.sweep.spec import one_line
 from lpm.sweep.task import failed_rows, solve_rows
 
-__all__ = ["dask_client", "run_on_dask"]
+__all__ = ["SUBMISSIONS", "dask_client", "run_on_dask"]
 
 Batch = tuple[Mapping[str, Any], list[dict[str, Any]]]
+
+_log = logging.getLogger(__name__)
+
+#: Times a batch is submitted when its result cannot be fetched (a lost result, a broken
+#: connection); a task killed with its workers (``KilledWorker``) is not submitted again.
+SUBMISSIONS = 3
 
 
 def dask_client(address: str | None, workers: int | None):
@@ -68,18 +78,33 @@ def run_on_dask(
     if not batches:
         return
     client, cluster = dask_client(address, workers)  # a clear error if Dask is missing
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
 
-    futures: dict[Any, Batch] = {}
+    futures: dict[Any, tuple[Mapping[str, Any], list[dict[str, Any]], int]] = {}
+
+    def submit(options: Mapping[str, Any], items: list[dict[str, Any]], attempt: int):
+        future = client.submit(solve_rows, items, options, pure=False, **task)
+        futures[future] = (options, items, attempt)
+        return future
+
     try:
-        for options, items in batches:
-            future = client.submit(solve_rows, items, options, pure=False, **task)
-            futures[future] = (options, items)
-        for future in as_completed(list(futures)):
-            options, items = futures.pop(future)
+        pending = as_completed([submit(options, items, 1) for options, items in batches])
+        for future in pending:
+            options, items, attempt = futures.pop(future)
             try:
                 rows = future.result()
-            except Exception as exc:  # e.g. KilledWorker: stored as failed, retried next run
+            except KilledWorker as exc:  # the scheduler has retried it already
+                rows = failed_rows(items, options, f"KilledWorker: {exc}")
+            except Exception as exc:  # its result was lost on the way: submit it again
+                if attempt < SUBMISSIONS:
+                    _log.warning(
+                        "sweep: a batch of %d points is submitted again (%s: %s)",
+                        len(items),
+                        type(exc).__name__,
+                        one_line(exc),
+                    )
+                    pending.add(submit(options, items, attempt + 1))
+                    continue
                 rows = failed_rows(items, options, f"{type(exc).__name__}: {exc}")
             record(rows)
     finally:
