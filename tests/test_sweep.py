@@ -140,6 +140,10 @@ BAD_SPECS = [
     ({"problem": {"step": "2:2:2:1"}, "solve": {"device": "cuda"}}, "'device' is not a solve"),
     ({"problem": {"step": "2:2:2:1"}, "solve": {"method": "newton"}}, "method 'newton' is not"),
     ({"problem": {"step": "2:2:2:1"}, "solve": {"tol": 2}}, "tol must be a number in (0, 1)"),
+    (
+        {"problem": {"step": "2:2:2:1"}, "grid": {"time_limit": [0]}},
+        "time_limit must be a positive",
+    ),
     ({"problem": {"step": "2:2:2:1"}, "output": {"geometry": ["nc5"]}}, "'nc5' is not a geometry"),
     ({"problem": {"step": "2:2:2:1"}, "output": {"format": "csv"}}, "'format' is not an output"),
     (
@@ -201,8 +205,9 @@ def test_results_equal_a_direct_solve(solved):
 
 
 def test_balanced_point_matches_theory(solved):
-    """THEORY §1.2: at R = 1 the stored optimum is L* = log(1 + (K−1)exp(−K/(K−1)·sqrt(EW EH)));
-    §1.5: there the minority separation max ‖w_k − w_l‖² is the ETF value 2K/(K−1)·E_W."""
+    """docs/theory.md §1.2: at R = 1 the stored optimum is
+    L* = log(1 + (K−1)exp(−K/(K−1)·sqrt(EW EH))); §1.5: there the minority separation
+    max ‖w_k − w_l‖² is the ETF value 2K/(K−1)·E_W."""
     _, _, rows = solved
     row = next(r for r in rows if r["params"] == {"ratio": 1, "energy": [1, 1]})
     assert abs(row["objective"] - 0.5826576530618) <= 1e-9

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from lpm.problem import Problem
 from lpm.sweep.cluster import run_on_dask
 from lpm.sweep.spec import SweepSpec, canonical_json, load_spec, one_line
@@ -147,11 +149,8 @@ def _check_run_args(
     device = str(device)
     if device != "cpu" and not (device == "cuda" or device.startswith("cuda:")):
         raise ValueError(f"device {device!r} is not known; allowed: cpu, cuda, cuda:N")
-    if device.startswith("cuda") and dask_address is None:
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ValueError("device 'cuda' asked for, but torch sees no CUDA device; allowed: cpu")
+    if device.startswith("cuda") and dask_address is None and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but torch sees no CUDA device; allowed: cpu")
 
 
 def _open_store(path: Path) -> sqlite3.Connection:
