@@ -546,10 +546,17 @@ def _kill_self_on(marker: str, counts: list[int]) -> None:
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_sweep_costs_only_its_task(solved, tmp_path, monkeypatch):
+@pytest.mark.parametrize("allowed_failures", [3, 0])
+def test_a_worker_killed_mid_sweep_costs_only_its_task(
+    solved, tmp_path, monkeypatch, allowed_failures
+):
     """A worker process SIGKILLed while it solves a point: the scheduler runs that task again
-    elsewhere, the sweep completes, and the driver writes every point exactly once."""
+    elsewhere, the sweep completes, and the driver writes every point exactly once. With no
+    failure allowed (``allowed-failures = 0``) the task is given up: its point is stored as
+    failed, every other point converged, and the next run fills it in."""
     distributed = pytest.importorskip("distributed")
+    import dask
+
     spec, _, rows = solved
     store, marker = tmp_path / "dask.sqlite", tmp_path / "killed"
     written: list[str] = []
@@ -561,19 +568,27 @@ def test_a_worker_killed_mid_sweep_costs_only_its_task(solved, tmp_path, monkeyp
 
     monkeypatch.setattr(sweep.run, "write_rows", counting_write)
     with (
+        dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}),
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
         before = set(client.run(os.getpid).values())
-        client.run(_kill_self_on, str(marker), [10, 10, 2, 2])  # R = 5, the third and fourth points
+        client.run(_kill_self_on, str(marker), [10, 10, 2, 2])  # R = 5: third and fourth points
         summary = sweep.run_sweep(spec, store, dask_address=cluster.scheduler_address, batch_size=1)
         after = set(client.run(os.getpid).values())
     killed = int(marker.read_text())
     assert killed in before and killed not in after  # the worker really died mid-sweep
-    assert (summary.total, summary.done, summary.failed, summary.unconverged) == (6, 6, 0, 0)
     assert sorted(written) == sorted(r["key"] for r in rows)  # each point written once
+    lost = 0 if allowed_failures else 1
+    assert (summary.total, summary.done, summary.failed) == (6, 6 - lost, lost)
+    assert summary.unconverged == 0
+    if lost:
+        (failed,) = [r for r in sweep.read_store(store) if r["status"] == "failed"]
+        assert failed["message"].startswith("KilledWorker") and failed["params"]["ratio"] == 5
+        again = sweep.run_sweep(spec, store)
+        assert (again.done, again.skipped, again.failed) == (1, 5, 0) and again.settled
     keys = keys_in(store)
     assert len(keys) == len(set(keys)) == 6
     local = {r["key"]: r for r in rows}
