@@ -439,7 +439,7 @@ def test_cli_exit_code_describes_the_store_on_a_rerun(tmp_path, capsys):
         assert cli.main(["sweep", str(spec), "--store", str(store), "--json"]) == 3
         data = json.loads(capsys.readouterr().out)
         assert (data["done"], data["unconverged"]) == (solved_now, 2)
-        assert data["statuses"] == {"max_iter": 2}
+        assert data["statuses"] == {"max_iter": 2} and data["settled"] is False
 
 
 def test_rows_time_their_own_point_only_when_solved_alone(solved, spec_file, tmp_path):

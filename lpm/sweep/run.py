@@ -131,8 +131,8 @@ class SweepSummary:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Plain JSON: the fields and ``settled``."""
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "settled": self.settled}
 
 
 def _check_run_args(

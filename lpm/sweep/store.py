@@ -15,7 +15,8 @@ so for them ``seconds`` is empty and ``batch_seconds`` (the wall time of the who
 Run with ``batch_size=1`` when per-point times matter. Stores written before these columns
 existed are migrated on their next run: their ``seconds`` was a batch time, so it moves to
 ``batch_seconds`` (with ``batch_size`` unknown); :func:`read_store` reads an unmigrated store
-the same way.
+the same way. The ``solve`` column is the solution's own summary (:meth:`lpm.Solution.summary`),
+whose ``seconds`` is the solver's, for the whole batch.
 """
 
 from __future__ import annotations
