@@ -6,7 +6,7 @@ unregularised bias and weight decay on W and H, the optimum has W h̄_k = (1 −
 ETF (contrast with the orthogonal frame of the bias-free model, ``mse-no-bias``).
 
 Check: several K, n, decays, d ≥ K − 1: objective, Grams and bias against
-:func:`lpm.theory.mse_ufm`.
+:func:`lpm.theory.mse_ufm_free_bias`.
 """
 
 from __future__ import annotations
@@ -47,5 +47,7 @@ def check(quick: bool = False, perturb: float = 0.0) -> CheckResult:
     problems = cases(quick)
     measurements = []
     for sol in solve_all(problems):
-        measurements += against_prediction(sol, theory.mse_ufm(sol.problem), perturb=perturb)
+        measurements += against_prediction(
+            sol, theory.mse_ufm_free_bias(sol.problem), perturb=perturb
+        )
     return summarise(ID, CLAIM, REFERENCE, len(problems), measurements)

@@ -214,7 +214,7 @@ def _solve_one(problem: Problem, options: SolveOptions) -> Solution:
             "reference": prediction.reference,
             "claim": prediction.claim,
             "predicted_objective": prediction.objective,
-            "rank": prediction.extra["rank"],
+            "rank": prediction.rank,
             "violation": infeasible,
         },
     )
