@@ -48,6 +48,7 @@ from scipy.optimize import brentq
 
 from lpm.classifiers import etf_gram
 from lpm.problem import Problem
+from lpm.tolerances import EXACT_RANK_RTOL, ROOT_XTOL
 
 __all__ = [
     "PREDICTIONS",
@@ -71,15 +72,9 @@ __all__ = [
     "zhu_regularised_ce",
 ]
 
-#: Relative accuracy of the scalar roots (fixed_etf_class_average): far below every test tolerance.
-ROOT_XTOL = 1e-15
 
 #: What a prediction's ``objective`` is.
 PredictionKind = Literal["optimum", "max_margin", "lower_bound"]
-
-#: A singular value below this fraction of the largest counts as zero when a rank is read off
-#: an exact Gram matrix (sums of a few terms of size ~1: round-off is ~1e-15).
-RANK_RTOL = 1e-10
 
 
 # --------------------------------------------------------------------------------- the result
@@ -217,12 +212,12 @@ def _prediction(
 
 
 def _rank(G: NDArray[np.float64]) -> int:
-    """Numerical rank of a PSD matrix (eigenvalues above RANK_RTOL × the largest)."""
+    """Numerical rank of a PSD matrix (eigenvalues above EXACT_RANK_RTOL × the largest)."""
     eig = np.linalg.eigvalsh((G + G.T) / 2)
     top = float(eig.max(initial=0.0))
     if top <= 0.0:
         return 0
-    return int((eig > RANK_RTOL * top).sum())
+    return int((eig > EXACT_RANK_RTOL * top).sum())
 
 
 # --------------------------------------------------------------------------------- hypotheses
@@ -711,7 +706,7 @@ def relu_ufm(problem: Problem) -> Prediction:
 def _psd_sqrt(A: NDArray[np.float64], *, inverse: bool = False) -> NDArray[np.float64]:
     """A^{1/2} (or the pseudo-inverse square root) of a symmetric PSD matrix."""
     eig, V = np.linalg.eigh((A + A.T) / 2)
-    keep = eig > RANK_RTOL * max(float(eig.max(initial=0.0)), 0.0)
+    keep = eig > EXACT_RANK_RTOL * max(float(eig.max(initial=0.0)), 0.0)
     root = np.sqrt(np.where(keep, eig, 0.0))
     if inverse:
         root = np.where(keep, 1.0 / np.where(keep, root, 1.0), 0.0)
@@ -732,7 +727,7 @@ def _seli_grams(
     value = float(np.trace(w_gram))
     S = _psd_sqrt(PDP, inverse=True)
     off = S[~np.eye(K, dtype=bool)]
-    certified = bool(np.all(np.diag(S) > 0) and np.all(off <= RANK_RTOL * np.abs(S).max()))
+    certified = bool(np.all(np.diag(S) > 0) and np.all(off <= EXACT_RANK_RTOL * np.abs(S).max()))
     return w_gram, m_gram, P.copy(), value, certified
 
 

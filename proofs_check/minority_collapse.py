@@ -28,6 +28,7 @@ from fractions import Fraction
 
 from lpm.problem import Problem
 from lpm.threshold import COLLAPSE_RTOL, minority_collapse_threshold, minority_separation
+from lpm.tolerances import CHECK_TOL
 from proofs_check.compare import CONVEX_GRAM_RTOL, certificate, converged, solve_all
 from proofs_check.report import CheckResult, Measurement, summarise
 
@@ -56,9 +57,8 @@ REFERENCE_THRESHOLDS: dict[tuple[int, int, float, float], float] = {
     (5, 5, 1.0, 5.0): 12.3,
 }
 
-#: THEORY.md §1.5: "the value near R₀ is sensitive to the solver's accuracy ... compare
-#: thresholds to about 2 %".
-THRESHOLD_RTOL = 0.02
+#: See lpm.tolerances.CHECK_TOL["threshold"].
+THRESHOLD_RTOL = CHECK_TOL["threshold"]
 
 #: Slack of the monotonicity test, relative to E_W: the resolution of the collapse criterion
 #: itself. The SDP's D_w is accurate to about 1e-8 (THEORY.md §1.3) but reads up to ~1.3e-7
