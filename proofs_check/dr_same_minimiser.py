@@ -28,7 +28,7 @@ import numpy as np
 from lpm import theory
 from lpm.problem import Problem
 from lpm.tolerances import CHECK_TOL
-from proofs_check.compare import GRAM_RTOL, against_prediction, converged, label, solve_all
+from proofs_check.agreement import GRAM_RTOL, against_prediction, converged, label, solve_all
 from proofs_check.report import CheckResult, Measurement, summarise
 
 __all__ = [

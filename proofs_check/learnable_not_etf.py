@@ -19,7 +19,7 @@ from lpm.classifiers import etf_gram
 from lpm.geometry import etf_distance
 from lpm.problem import Problem
 from lpm.tolerances import CHECK_TOL
-from proofs_check.compare import GRAM_RTOL, converged, gram_error, label, solve_all
+from proofs_check.agreement import GRAM_RTOL, converged, gram_error, label, solve_all
 from proofs_check.report import CheckResult, Measurement, summarise
 
 __all__ = ["CLAIM", "DISTANCE_MIN", "ID", "REFERENCE", "cases", "check"]

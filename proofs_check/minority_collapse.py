@@ -29,7 +29,7 @@ from fractions import Fraction
 from lpm.problem import Problem
 from lpm.threshold import COLLAPSE_RTOL, minority_collapse_threshold, minority_separation
 from lpm.tolerances import CHECK_TOL
-from proofs_check.compare import CONVEX_GRAM_RTOL, certificate, converged, solve_all
+from proofs_check.agreement import CONVEX_GRAM_RTOL, certificate, converged, solve_all
 from proofs_check.report import CheckResult, Measurement, summarise
 
 __all__ = [

@@ -21,7 +21,7 @@ import numpy as np
 from lpm import theory
 from lpm.problem import Problem
 from lpm.tolerances import CHECK_TOL
-from proofs_check.compare import (
+from proofs_check.agreement import (
     OBJECTIVE_RTOL,
     converged,
     label,

@@ -18,7 +18,7 @@ from lpm import theory
 from lpm.problem import Problem
 from lpm.threshold import minority_separation
 from lpm.tolerances import CHECK_TOL
-from proofs_check.compare import (
+from proofs_check.agreement import (
     CONVEX_GRAM_RTOL,
     CONVEX_RTOL,
     against_prediction,
