@@ -265,6 +265,37 @@ class Problem:
         return tuple(k for k, c in enumerate(self.counts) if c == values[0])
 
     @property
+    def class_weights(self) -> NDArray[np.float64]:
+        """π_k = n_k / N, shape=[K]: each class's weight in the loss averaged over N."""
+        counts = np.asarray(self.counts, dtype=np.float64)
+        return counts / counts.sum()
+
+    @property
+    def has_bias(self) -> bool:
+        """True when the problem has a bias b (free or penalised)."""
+        return self.bias != "none"
+
+    @property
+    def batch_key(self) -> tuple:
+        """What problems solved together as one tensor program must share.
+
+        K, d, the loss, whether the classifier is learnable (fixed ETF and random classifiers are
+        both data), the scale regime, the feature budget (under energies), the kind of features
+        and whether there is a bias. Sample counts, energies, decays and fixed classifiers may
+        differ within a batch.
+        """
+        return (
+            self.K,
+            self.dim,
+            self.loss,
+            self.fixed_classifier,
+            self.regime,
+            self.budget if self.regime == "energy" else None,
+            self.features,
+            self.has_bias,
+        )
+
+    @property
     def fixed_classifier(self) -> bool:
         """True for a fixed (not learnable) classifier."""
         return self.classifier != "learnable"
