@@ -49,13 +49,14 @@ def simplex_etf(K: int, d: int, seed: int | np.random.Generator = 0) -> NDArray[
 
     Returns
     -------
-    M : ndarray, shape=[K, d]
-        Rows m_k with M Mᵀ = (K/(K−1)) (I − 11ᵀ/K) and M 1_K... i.e. Σ_k m_k = 0.
+    W : ndarray, shape=[K, d]
+        Rows w_k with W Wᵀ = (K/(K−1)) (I − 11ᵀ/K), so that Σ_k w_k = 0 and
+        cos(w_k, w_l) = −1/(K−1) for k ≠ l.
 
     Examples
     --------
-    >>> M = simplex_etf(4, 3)
-    >>> bool(np.allclose(M @ M.T, etf_gram(4)))
+    >>> W = simplex_etf(4, 3)
+    >>> bool(np.allclose(W @ W.T, etf_gram(4)))
     True
     """
     if K < 2:

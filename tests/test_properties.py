@@ -28,7 +28,7 @@ from lpm.classifiers import etf_gram
 from lpm.geometry import etf_distance
 from lpm.problem import Problem
 from lpm.threshold import COLLAPSE_RTOL, minority_separation
-from proofs_check.compare import (
+from proofs_check.agreement import (
     CONVEX_GRAM_RTOL,
     CONVEX_RTOL,
     GRAM_RTOL,
