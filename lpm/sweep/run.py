@@ -164,19 +164,6 @@ def _open_store(path: Path) -> sqlite3.Connection:
         ) from None
 
 
-def _structure(problem: Problem) -> tuple:
-    return (
-        problem.K,
-        problem.dim,
-        problem.loss,
-        problem.classifier,
-        problem.regime,
-        problem.budget,
-        problem.features,
-        problem.bias,
-    )
-
-
 def _batches(
     pending: Sequence[Point], batch_size: int
 ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
@@ -184,7 +171,7 @@ def _batches(
     groups: dict[tuple[str, tuple], list[Point]] = {}
     for point in pending:
         _, problem, info = point
-        groups.setdefault((canonical_json(info["solve"]), _structure(problem)), []).append(point)
+        groups.setdefault((canonical_json(info["solve"]), problem.batch_key), []).append(point)
     out = []
     for group in groups.values():
         options = group[0][2]["solve"]
