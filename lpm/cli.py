@@ -160,7 +160,9 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         if (
             "default" in text
             or not action.option_strings
-            or action.default in (None, False, argparse.SUPPRESS)
+            or action.default is None
+            or action.default is False  # a switch (store_true), not the number 0
+            or action.default == argparse.SUPPRESS
         ):
             return text
         return f"{text} (default: %(default)s)"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -225,7 +223,9 @@ def _read_arrays(path: Path) -> dict[str, NDArray[np.float64]]:
         archive = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as err:
+    # Parsing damaged bytes fails in many ways (zipfile alone raises BadZipFile, EOFError,
+    # NotImplementedError, struct.error, zlib.error): each means the file is not readable.
+    except Exception as err:
         raise ValueError(f"not a readable .npz archive ({_reason(err)})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError("a single array, not an .npz archive of W, H and b")
@@ -235,9 +235,11 @@ def _read_arrays(path: Path) -> dict[str, NDArray[np.float64]]:
             raise ValueError(f"no array {', '.join(missing)} in it")
         try:
             arrays = {k: archive[k] for k in ("W", "H", "b")}
-        except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+        except Exception as err:  # damaged members fail as variously as damaged archives
             raise ValueError(f"an array of it cannot be read ({_reason(err)})") from None
     for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # a member that is not an array: numpy gives bytes
+            raise ValueError(f"member {name} is not an array")
         if value.dtype.kind not in "fiu":
             raise ValueError(f"array {name} holds {value.dtype}, not numbers")
     return {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}

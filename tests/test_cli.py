@@ -10,6 +10,7 @@ file, a directory where a file is needed, /proc), since root writes through perm
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -232,7 +233,8 @@ def test_help_states_every_default(capsys):
         _, out, _ = run(capsys, f"{command} --help")
         text = " ".join(out.split())
         for action in parser._actions:
-            if action.default not in (None, False, "==SUPPRESS==") and action.option_strings:
+            switch = action.default is False or action.default == argparse.SUPPRESS
+            if action.default is not None and not switch and action.option_strings:
                 assert f"(default: {action.default})" in text, (command, action.dest)
 
 
