@@ -34,6 +34,13 @@ if TYPE_CHECKING:
 
 __all__ = ["Progress"]
 
+#: The bar: steps done, elapsed and remaining time, and the latest passing line (no rate: steps
+#: of a command take seconds to minutes, and "0.26 it/s" says less than the remaining time).
+_WITH_TOTAL = (
+    "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]{postfix}"
+)
+_WITHOUT_TOTAL = "{desc}: {n_fmt} done [{elapsed}]{postfix}"
+
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
@@ -75,7 +82,7 @@ class Progress:
                 file=self._stream,
                 dynamic_ncols=True,
                 leave=True,
-                bar_format=None if total else "{desc}: {n_fmt} done [{elapsed}]{postfix}",
+                bar_format=_WITH_TOTAL if total else _WITHOUT_TOTAL,
             )
 
     @property
