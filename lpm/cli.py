@@ -52,20 +52,19 @@ from typing import Any
 
 import numpy as np
 
+import figures
 import lpm
-from figures import FIGURES
 from lpm.files import check_directory, check_file
 from lpm.geometry import measure
 from lpm.problem import BIASES, BUDGETS, CLASSIFIERS, FEATURES, LOSSES
 from lpm.progress import Progress
 from lpm.solution import jsonable, solution_paths
-from lpm.spec import COUNT_FORMS, flag_float, flag_parts, problem_from_flags
+from lpm.spec import flag_float, flag_parts, problem_from_flags
 
 __all__ = [
     "BENCH_NAMES",
     "CHECK_NAMES",
     "COMMANDS",
-    "COUNT_FORMS",
     "EXIT_BAD_INPUT",
     "EXIT_BROKEN_PIPE",
     "EXIT_DONE",
@@ -340,7 +339,7 @@ def _exit_code(solution: lpm.Solution) -> int:
 
 
 def _solve_object(solution: lpm.Solution, geometry: lpm.GeometryReport | None) -> dict:
-    """The JSON object of one solve (INTERFACE.md ``lpm solve --json``)."""
+    """The JSON object of one solve (``lpm solve --json`` in docs/cli.md)."""
     return {
         **solution.summary(),
         "certified": solution.certified,
@@ -579,10 +578,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
-    import figures
-
     _check_output("--out", args.out, check_directory)
-    chosen = list(dict.fromkeys(args.only)) if args.only is not None else list(FIGURES)
+    chosen = list(dict.fromkeys(args.only)) if args.only is not None else list(figures.FIGURES)
     with Progress("figures", total=len(chosen), quiet=args.quiet) as progress:
         for name in chosen:
             paths = figures.build([name], out=args.out, quick=args.quick, progress=progress.line)
@@ -752,9 +749,9 @@ def _figures_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=FIGURES,
+        choices=figures.FIGURES,
         metavar="NAME",
-        help=f"build only these figures, of: {_names(FIGURES)} (default: all)",
+        help=f"build only these figures, of: {_names(figures.FIGURES)} (default: all)",
     )
     _add_quiet_flag(parser)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import figures
 import lpm
 from lpm import cli
 from lpm.compare import VARIANTS, variant
@@ -215,7 +216,7 @@ def test_names_the_flags_accept_follow_their_registries():
         ("solve", cli.METHOD_NAMES),
         ("compare", cli.VARIANT_NAMES),
         ("check", cli.CHECK_NAMES),
-        ("figures", __import__("figures").FIGURES),
+        ("figures", figures.FIGURES),
         ("bench", cli.BENCH_NAMES),
     ],
 )
@@ -469,7 +470,7 @@ def test_figures_out_is_created_when_missing(capsys, monkeypatch, tmp_path):
         Path(out).mkdir(parents=True, exist_ok=True)
         return [Path(out) / f"{names[0]}.png"]
 
-    _fake_module(monkeypatch, "figures", build=build)
+    monkeypatch.setattr(figures, "build", build)
     code, out, err = run(capsys, f"figures --out {tmp_path}/a/b --only phase")
     assert code == cli.EXIT_DONE, err
     assert out.strip() == str(tmp_path / "a" / "b" / "phase.png")
@@ -688,7 +689,7 @@ def test_figures_wiring(capsys, monkeypatch, tmp_path):
         progress(f"{names[0]}: 1/2 solved")
         return [tmp_path / f"{names[0]}.png", tmp_path / f"{names[0]}.pdf"]
 
-    _fake_module(monkeypatch, "figures", build=build)
+    monkeypatch.setattr(figures, "build", build)
     code, out, err = run(capsys, f"figures --quick --out {tmp_path} --only relu phase")
     assert code == cli.EXIT_DONE
     assert out.splitlines() == [
