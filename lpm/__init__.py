@@ -22,6 +22,7 @@ References are given where each formula lives; docs/theory.md collects them.
 """
 
 import importlib
+import importlib.util
 import sys
 import types
 from typing import TYPE_CHECKING, Any
@@ -79,10 +80,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    """A public name (imported from its module on first use), or a submodule (``lpm.theory``)."""
     module = _EXPORTS.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
         raise AttributeError(f"module 'lpm' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -281,6 +281,15 @@ def test_public_names_stay_the_functions_when_their_modules_are_imported():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
+    # Submodules stay reachable from the package alone, as when it imported them eagerly.
+    code = (
+        "import lpm; print(sorted(lpm.solvers.METHODS) == sorted(lpm.METHODS), lpm.theory.__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "lpm.theory"]
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        lpm.nothing  # noqa: B018
     assert set(lpm.__all__) <= set(dir(lpm))
 
 
