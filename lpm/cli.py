@@ -590,26 +590,30 @@ def _cmd_figures(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    target = list(args.target)
+    show = target[0] == "show"
+    if show and len(target) != 2:
+        raise UsageError("'lpm sweep show' takes one STORE path (a .sqlite file of a sweep)")
+    if show and args.csv and args.json:
+        raise UsageError("--csv and --json exclude each other; give one of them, or neither")
+    if not show and len(target) != 1:
+        raise UsageError(
+            "'lpm sweep' takes one SPEC.toml, or 'show STORE'; got " + " ".join(target)
+        )
+    if args.dask is not None and args.dask_workers is not None:
+        raise UsageError("--dask and --dask-workers exclude each other; give one of them")
+    if not show and args.store is not None:
+        _check_output("--store", args.store, check_file)
+
     from lpm import sweep
 
-    target = list(args.target)
-    if target[0] == "show":
-        if len(target) != 2:
-            raise UsageError("'lpm sweep show' takes one STORE path (a .sqlite file of a sweep)")
-        if args.csv and args.json:
-            raise UsageError("--csv and --json exclude each other; give one of them, or neither")
+    if show:
         rows = sweep.read_store(target[1])
         if args.json:
             _print_json(rows)
         else:
             sys.stdout.write(sweep.store_to_csv(rows))
         return EXIT_DONE
-    if len(target) != 1:
-        raise UsageError(
-            "'lpm sweep' takes one SPEC.toml, or 'show STORE'; got " + " ".join(target)
-        )
-    if args.dask is not None and args.dask_workers is not None:
-        raise UsageError("--dask and --dask-workers exclude each other; give one of them")
     spec = target[0]
     store = args.store if args.store is not None else str(sweep.default_store(spec))
     _check_output("--store", store, check_file)

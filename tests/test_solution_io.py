@@ -11,6 +11,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -99,6 +102,21 @@ def test_a_save_that_fails_midway_leaves_the_previous_solution(solution, tmp_pat
         lpm.save(changed, tmp_path / "sol")
     assert {p: p.read_bytes() for p in before} == before
     assert _files(tmp_path) == ["sol.json", "sol.npz"]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL on this platform")
+def test_a_process_killed_while_writing_leaves_the_old_file(tmp_path):
+    target = tmp_path / "result.json"
+    target.write_text("old")
+    code = (
+        "import os, signal, sys; from lpm.files import atomic_write\n"
+        "with atomic_write(sys.argv[1], 'w') as handle:\n"
+        "    handle.write('half of the new'); handle.flush()\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(target)], timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    assert target.read_text() == "old"  # the half-written file is a hidden temporary beside it
 
 
 def test_atomic_write_refuses_other_modes(tmp_path):
