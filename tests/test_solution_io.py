@@ -304,6 +304,20 @@ def test_no_permission_is_named(tmp_path):
         check_directory(locked / "out")
 
 
+def test_a_refused_probe_is_named_as_no_permission(tmp_path, monkeypatch):
+    # What a directory without write permission answers (simulated: root writes through them).
+    import lpm.files
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(lpm.files.tempfile, "NamedTemporaryFile", refuse)
+    with pytest.raises(ValueError, match=f"no permission to create files in {tmp_path}$"):
+        check_file(tmp_path / "sol.npz")
+    with pytest.raises(ValueError, match="no permission"):
+        check_directory(tmp_path / "out")
+
+
 # ------------------------------------------------------------------------------ progress
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
