@@ -765,12 +765,21 @@ def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", metavar="PATH", help="results store (default: SPEC with suffix .sqlite)"
     )
-    parser.add_argument("--dask", metavar="ADDRESS", help="a running Dask scheduler")
     parser.add_argument(
-        "--dask-workers", type=int, metavar="N", help="start N local Dask worker processes"
+        "--dask",
+        metavar="ADDRESS",
+        help="a running Dask scheduler (default: solve in this process)",
+    )
+    parser.add_argument(
+        "--dask-workers",
+        type=_positive_integer,
+        metavar="N",
+        help="start N local Dask worker processes (default: none)",
     )
     parser.add_argument("--device", default="cpu", type=_device, help="cpu, cuda or cuda:N")
-    parser.add_argument("--batch-size", type=int, default=64, help="problems per batch")
+    parser.add_argument(
+        "--batch-size", type=_positive_integer, default=64, help="problems per batch"
+    )
     parser.add_argument(
         "--csv", action="store_true", help="with show: CSV on stdout (the default output)"
     )
