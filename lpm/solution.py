@@ -12,10 +12,11 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from lpm.files import atomic_write
 from lpm.problem import Problem
 from lpm.tolerances import GAP_TOL
 
-__all__ = ["STATUSES", "Solution", "jsonable", "load", "save"]
+__all__ = ["STATUSES", "Solution", "jsonable", "load", "save", "solution_paths"]
 
 Status = Literal["converged", "max_iter", "inaccurate", "infeasible", "failed"]
 #: The fixed vocabulary of ``Solution.status``.
@@ -165,36 +166,159 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def save(solution: Solution, path: str | Path) -> Path:
-    """Write ``path`` (.npz: W, H, b) and ``path`` with suffix .json (everything else)."""
+def solution_paths(path: str | Path) -> tuple[Path, Path]:
+    """The two files of a saved solution: ``path`` with suffix .npz (W, H, b) and .json."""
     path = Path(path).with_suffix(".npz")
-    np.savez(path, W=solution.W, H=solution.H, b=solution.b)
-    meta = jsonable(solution.summary())
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, allow_nan=False))
-    return path
+    return path, path.with_suffix(".json")
+
+
+def save(solution: Solution, path: str | Path) -> Path:
+    """Write ``path`` (.npz: W, H, b) and ``path`` with suffix .json (everything else).
+
+    Each file is written whole or not at all (:func:`lpm.files.atomic_write`): a crash or a kill
+    during the save leaves the previous file, never half of a new one.
+
+    Returns
+    -------
+    Path
+        The .npz file.
+
+    Raises
+    ------
+    OSError
+        When a file cannot be written (the solution is untouched; see :func:`lpm.files.check_file`
+        to test a path before solving).
+    """
+    arrays, meta_path = solution_paths(path)
+    meta = json.dumps(jsonable(solution.summary()), indent=2, allow_nan=False)
+    with atomic_write(arrays) as handle:
+        np.savez(handle, W=solution.W, H=solution.H, b=solution.b)
+    with atomic_write(meta_path, "w") as handle:
+        handle.write(meta)
+    return arrays
+
+
+#: What :func:`load` needs in the JSON file of a solution.
+_META_KEYS: tuple[str, ...] = (
+    "problem",
+    "status",
+    "method",
+    "device",
+    "dtype",
+    "objective",
+    "residual",
+    "iterations",
+    "seconds",
+    "tol",
+    "lower_bound",
+    "message",
+    "restarts",
+    "info",
+)
+
+
+def _read_arrays(path: Path) -> dict[str, NDArray[np.float64]]:
+    """W, H, b of a .npz file, refusing anything but plain numeric arrays (nothing unpickled)."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    # Parsing damaged bytes fails in many ways (zipfile alone raises BadZipFile, EOFError,
+    # NotImplementedError, struct.error, zlib.error): each means the file is not readable.
+    except Exception as err:
+        raise ValueError(f"not a readable .npz archive ({_reason(err)})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError("a single array, not an .npz archive of W, H and b")
+    with archive:
+        missing = [k for k in ("W", "H", "b") if k not in archive.files]
+        if missing:
+            raise ValueError(f"no array {', '.join(missing)} in it")
+        try:
+            arrays = {k: archive[k] for k in ("W", "H", "b")}
+        except Exception as err:  # damaged members fail as variously as damaged archives
+            raise ValueError(f"an array of it cannot be read ({_reason(err)})") from None
+    for name, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # a member that is not an array: numpy gives bytes
+            raise ValueError(f"member {name} is not an array")
+        if value.dtype.kind not in "fiu":
+            raise ValueError(f"array {name} holds {value.dtype}, not numbers")
+    return {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("not a text file") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"not valid JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"a JSON {type(meta).__name__}, not an object")
+    missing = [k for k in _META_KEYS if k not in meta]
+    if missing:
+        raise ValueError(f"no key {', '.join(missing)} in it")
+    return meta
+
+
+def _reason(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    if "pickle" in text:  # numpy's message suggests loading it unsafely; lpm never does
+        return "it holds pickled data, which lpm never unpickles"
+    return text
 
 
 def load(path: str | Path) -> Solution:
-    """Read a solution written by :func:`save`."""
-    path = Path(path).with_suffix(".npz")
-    meta = json.loads(path.with_suffix(".json").read_text())
-    arrays = np.load(path)
+    """Read a solution written by :func:`save`.
+
+    Nothing is unpickled: the arrays are read with ``allow_pickle=False`` and the rest is JSON.
+
+    Raises
+    ------
+    FileNotFoundError
+        When either file is missing.
+    ValueError
+        One line naming the file and what is wrong with it: truncated or corrupted, not written
+        by :func:`save`, or arrays that do not fit the problem.
+    """
+    arrays_path, meta_path = solution_paths(path)
+    try:
+        meta = _read_meta(meta_path)
+    except ValueError as err:
+        raise ValueError(f"{meta_path} is not a solution file of lpm.save: {err}") from None
+    try:
+        arrays = _read_arrays(arrays_path)
+    except ValueError as err:
+        raise ValueError(f"{arrays_path} is not a solution file of lpm.save: {err}") from None
+    try:
+        return _solution(meta, arrays)
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise ValueError(
+            f"{meta_path} and {arrays_path} do not make a solution: {_reason(err)}"
+        ) from None
+
+
+def _solution(meta: dict[str, Any], arrays: dict[str, NDArray[np.float64]]) -> Solution:
+    problem = Problem.from_dict(meta["problem"])
+    shapes = {
+        "W": (problem.K, problem.dim),
+        "H": (problem.N, problem.dim),
+        "b": (problem.K,),
+    }
+    for name, shape in shapes.items():
+        if arrays[name].shape != shape:
+            raise ValueError(
+                f"array {name} has shape {arrays[name].shape}, the problem needs {shape}"
+            )
     fields = {k: meta[k] for k in ("status", "method", "device", "dtype")}
     for k in ("objective", "residual"):  # written as null when not finite
-        fields[k] = math.nan if meta[k] is None else meta[k]
+        fields[k] = math.nan if meta[k] is None else float(meta[k])
     fields.update(
-        iterations=meta["iterations"],
-        seconds=meta["seconds"],
-        tol=meta["tol"],
-        lower_bound=meta["lower_bound"],
-        message=meta["message"],
-        restarts=tuple(meta["restarts"]),
-        info=meta["info"],
+        iterations=int(meta["iterations"]),
+        seconds=float(meta["seconds"]),
+        tol=float(meta["tol"]),
+        lower_bound=None if meta["lower_bound"] is None else float(meta["lower_bound"]),
+        message=str(meta["message"]),
+        restarts=tuple(math.nan if r is None else float(r) for r in meta["restarts"]),
+        info=dict(meta["info"]),
     )
-    return Solution(
-        problem=Problem.from_dict(meta["problem"]),
-        W=arrays["W"],
-        H=arrays["H"],
-        b=arrays["b"],
-        **fields,
-    )
+    return Solution(problem=problem, **arrays, **fields)
