@@ -607,8 +607,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     from lpm import sweep
 
+    if show and args.parquet is not None:
+        _check_output("--parquet", args.parquet, check_file)
     if show:
         rows = sweep.read_store(target[1])
+        if args.parquet is not None:
+            sweep.to_parquet(rows, args.parquet)
         if args.json:
             _print_json(rows)
         else:
@@ -617,7 +621,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     spec = target[0]
     store = args.store if args.store is not None else str(sweep.default_store(spec))
     _check_output("--store", store, check_file)
-    with Progress("sweep: batches", quiet=args.quiet) as progress:
+    with Progress("sweep: points", quiet=args.quiet) as progress:
+
+        def on_batch(event) -> None:
+            if event.batch == 0:  # sent before the first batch: how many points this run solves
+                progress.set_total(event.total)
+                return
+            progress.done(str(event), steps=event.batch)
+
         summary = sweep.run_sweep(
             spec,
             store,
@@ -625,7 +636,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             dask_workers=args.dask_workers,
             device=args.device,
             batch_size=args.batch_size,
-            progress=progress.done,
+            progress=on_batch,
         )
     data = summary.to_dict()
     if args.json:
@@ -634,10 +645,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(
             f"sweep      {data['total']} points: {data['done']} solved, {data['skipped']} already "
             f"in the store, {data['failed']} failed, {data['unconverged']} not converged "
+            f"({data['uncertified']} of them converged but uncertified) in the whole store "
             f"({_num(data['seconds'], '.3g')} s)"
         )
         print(f"store      {data['store']}")
-    return EXIT_NOT_CONVERGED if data["failed"] or data["unconverged"] else EXIT_DONE
+    return EXIT_DONE if summary.settled else EXIT_NOT_CONVERGED
 
 
 def _bench_line(row: dict[str, Any]) -> str:
@@ -782,6 +794,11 @@ def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--csv", action="store_true", help="with show: CSV on stdout (the default output)"
+    )
+    parser.add_argument(
+        "--parquet",
+        metavar="OUT",
+        help="with show: also write the rows to a Parquet file (needs pandas and pyarrow)",
     )
     parser.add_argument("--json", action="store_true", help="JSON on stdout")
     _add_quiet_flag(parser)

@@ -90,6 +90,13 @@ class Progress:
         """True when progress is drawn as a bar (stderr is a terminal and not quiet)."""
         return self._bar is not None
 
+    def set_total(self, total: int) -> None:
+        """The number of steps, once it is known (a bar then shows how far along it is)."""
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.bar_format = _WITH_TOTAL
+            self._bar.refresh()
+
     def line(self, text: str) -> None:
         """A passing line: beside the bar on a terminal, else printed."""
         if self._quiet:

@@ -804,6 +804,14 @@ def test_sweep_runs_resumes_and_shows(tmp_path, capsys):
     assert cli.main(["sweep", "show", str(store), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 2 and all(r["status"] == "converged" for r in rows)
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    table = tmp_path / "tiny.parquet"
+    assert cli.main(["sweep", "show", str(store), "--parquet", str(table)]) == 0
+    frame = pd.read_parquet(table)
+    assert len(frame) == 2 and sorted(frame["key"]) == sorted(r["key"] for r in rows)
+    assert cli.main(["sweep", "show", str(store), "--parquet", str(tmp_path / "no" / "x")]) == 2
+    assert "no such directory" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
