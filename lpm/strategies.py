@@ -258,36 +258,41 @@ def problems(
             "and energies, a penalised bias needs decay, per-sample needs energies, the "
             "unregularised model needs ce with free features and no bias, or spheres)"
         )
-    # One variant at a time, each among those that still complete to a defined problem: each
-    # then shrinks on its own to the simplest value the property still fails for.
-    chosen: tuple[str, ...] = ()
-    for _ in range(6):
-        options = sorted({c[len(chosen)] for c in combos if c[: len(chosen)] == chosen})
-        order = [c[len(chosen)] for c in combos]
-        options.sort(key=order.index)
-        chosen = (*chosen, draw(st.sampled_from(options)))
-    lo, cl, fe, bi, re, bu = chosen
+    # The counts first: changing a variant below never changes K or the counts.
     counts = draw(
         class_counts(min_K=min_K, max_K=max_K, max_n=max_n, profile=profile, imbalanced=imbalanced)
     )
+    # Every draw below happens whatever the variant, so that shrinking one choice (a variant,
+    # a budget) never shifts the meaning of the choices after it: each variant index shrinks on
+    # its own to the simplest variant the property still fails for.
+    chosen: tuple[str, ...] = ()
+    for stage, names in enumerate((losses, classifiers, feature_list, biases, regimes, budgets)):
+        wanted = names[draw(st.integers(0, len(names) - 1))]
+        valid = [c[stage] for c in combos if c[:stage] == chosen]
+        chosen = (*chosen, wanted if wanted in valid else valid[0])
+    lo, cl, fe, bi, re, bu = chosen
     K = len(counts)
-    at_least = K if (fe == "relu" or lo == "mse") else max(1, K - 1)
-    kwargs = dict(loss=lo, classifier=cl, features=fe, bias=bi)
+    drawn_energy = draw(energy or energies())
+    drawn_mse_energy = draw(_mse_energies())
+    drawn_decay = draw(decay or decays(bias=True))
+    relu_factor, relu_ratio = draw(RELU_FACTORS), draw(st.sampled_from((1.0, 0.5, 2.0)))
+    seed = draw(st.integers(0, 2**16))
+    extra = draw(st.integers(0, max_dim_extra))
+
+    kwargs: dict = dict(loss=lo, classifier=cl, features=fe, bias=bi)
     if re == "energy":
-        kwargs.update(energy=draw(energy or energies()), budget=bu)
+        value = drawn_mse_energy if (energy is None and lo == "mse") else drawn_energy
+        kwargs.update(energy=value, budget=bu)
     elif re == "decay":
-        if decay is not None:
-            value = draw(decay)
-        elif fe == "relu":
-            value = _relu_decay(draw, counts, bi == "penalised")
+        if decay is None and fe == "relu":
+            value = _relu_decay(counts, relu_factor, relu_ratio)
         else:
-            value = draw(decays(bias=bi == "penalised"))
-        kwargs["decay"] = value
+            value = drawn_decay
+        kwargs["decay"] = (*value[:2], drawn_decay[2] if bi == "penalised" else 0.0)
     if cl != "learnable":
-        kwargs["classifier_seed"] = draw(st.integers(0, 2**16))
-    return Problem.from_counts(
-        counts, dim=draw(dims(K, at_least=at_least, max_extra=max_dim_extra)), **kwargs
-    )
+        kwargs["classifier_seed"] = seed
+    at_least = K if (fe == "relu" or lo == "mse") else max(1, K - 1)
+    return Problem.from_counts(counts, dim=at_least + extra, **kwargs)
 
 
 def _defined(
@@ -306,9 +311,22 @@ def _defined(
     return True
 
 
-def _relu_decay(draw, counts: tuple[int, ...], penalised: bool) -> tuple[float, float, float]:
-    """λ_W, λ_H with λ_Wλ_H = factor × min_k τ_k away from the stalling band, split by a ratio."""
-    product = draw(RELU_FACTORS) * float(min(relu_collapse_threshold(counts)))
-    ratio = draw(st.sampled_from((1.0, 0.5, 2.0)))
-    lam_b = draw(decays(bias=True))[2] if penalised else 0.0
-    return (math.sqrt(product * ratio), math.sqrt(product / ratio), lam_b)
+@st.composite
+def _mse_energies(draw) -> tuple[float, float]:
+    """(E_W, E_H) with E_W·E_H ≤ 1/2 for the MSE loss under energies.
+
+    From E_W·E_H ≥ 1 on (and d ≥ K) the learnable MSE model reaches zero loss, K = tr(W M̄ᵀ) ≤
+    K·sqrt(E_W E_H) being the only obstruction; its minimisers then form a degenerate set on the
+    budget's boundary where first-order solves converge sublinearly (counts (1, 1), d = 2,
+    E = (1, 1): 20,000 steps at residual 3.5e-8), and ``auto`` needs the convex program.
+    """
+    E_W = draw(_round_or_float([v for v in ROUND_ENERGIES if v <= 2.0], ENERGY_RANGE[0], 2.0))
+    share = draw(_round_or_float((1.0, 0.5), 0.1, 1.0))
+    return E_W, share * 0.5 / E_W
+
+
+def _relu_decay(counts: tuple[int, ...], factor: float, ratio: float) -> tuple[float, float]:
+    """(λ_W, λ_H) with λ_Wλ_H = factor × min_k τ_k (Dang et al. 2024's collapse thresholds)
+    and λ_W/λ_H = ratio."""
+    product = factor * float(min(relu_collapse_threshold(counts)))
+    return (math.sqrt(product * ratio), math.sqrt(product / ratio))

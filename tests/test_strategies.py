@@ -7,7 +7,7 @@ import json
 import shlex
 
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, assume, find, given, settings
 from hypothesis import strategies as st
 
 import lpm
@@ -28,7 +28,9 @@ MINIMAL = settings(database=None, max_examples=300, suppress_health_check=list(H
 def test_every_draw_is_a_valid_problem_within_bounds(p):
     assert 2 <= p.K <= 6 and max(p.counts) <= 20
     assert p.dim >= max(1, p.K - 1)
-    if p.energy is not None:
+    if p.energy is not None and p.loss == "mse":
+        assert p.energy[0] * p.energy[1] <= 0.5 + 1e-12  # below the zero-loss regime
+    elif p.energy is not None:
         assert all(0.25 <= v <= 4.0 for v in p.energy)
     if p.decay is not None and p.features != "relu":
         assert all(1e-3 <= v <= 3e-2 for v in p.decay[:2])
@@ -94,7 +96,7 @@ def test_budgets_and_decays_shrink_to_round_values():
 
 def test_a_variant_shrinks_to_its_simplest_setting():
     p = find(problems(), lambda p: p.loss == "mse" and p.K >= 3, settings=MINIMAL)
-    assert p.counts == (1, 1, 1) and p.classifier == "learnable" and p.energy == (1.0, 1.0)
+    assert p.counts == (1, 1, 1) and p.classifier == "learnable" and p.energy == (1.0, 0.5)
 
 
 # ----------------------------------------------------------------------------- command line
@@ -118,8 +120,29 @@ def test_command_line_runs(capsys):
 
 
 # ----------------------------------------------------------------------------- solvable
+#: Found by this module's own strategies (``problems(max_K=4, max_n=10)``, shrunk): MSE on the
+#: sphere with a fixed ETF stops at a saddle (h_1 = w_1 exactly, objective 0.375 against the
+#: optimum 0.25) with a loose certificate (gap 1), and the convex program answers "inaccurate".
+MSE_SPHERE_SADDLE = Problem.from_counts(
+    (1, 1), dim=2, loss="mse", classifier="etf", features="sphere", energy=(1.0, 1.0)
+)
+
+
+def _known_uncertified(p: Problem) -> bool:
+    return p.loss == "mse" and p.features == "sphere" and p.fixed_classifier
+
+
 @settings(max_examples=4)
 @given(problems(max_K=4, max_n=10))
 def test_drawn_problems_are_certified_by_auto(p):
-    """The strategies stay where the package certifies its answer (the contract of the module)."""
+    """The strategies stay where the package certifies its answer (the contract of the module),
+    except the one family of MSE_SPHERE_SADDLE, reported to the solvers' owners."""
+    assume(not _known_uncertified(p))
     assert_certified_optimum(lpm.solve(p))
+
+
+@pytest.mark.xfail(strict=True, reason="MSE + sphere + fixed ETF: saddle, gap 1 (reported)")
+def test_mse_on_the_sphere_with_a_fixed_etf_is_certified():
+    sol = lpm.solve(MSE_SPHERE_SADDLE)
+    assert_certified_optimum(sol)
+    assert abs(sol.objective - 0.25) <= 1e-8  # w_yᵀh = 1/2 for each sample: loss ½(¼ + ¼)
