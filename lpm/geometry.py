@@ -453,17 +453,21 @@ def cdnv(H: ArrayLike, labels: ArrayLike, M: ArrayLike | None = None) -> float:
     -------
     float
         0 for collapsed features with distinct means; a pair of equal means gives ``inf``
-        (``nan`` when both of its classes are collapsed too).
+        (``nan`` when both of its classes are collapsed too). Variances and distances within
+        :func:`roundoff_atol` of 0 are taken as 0.
     """
     H = np.asarray(H, dtype=np.float64)
     y = np.asarray(labels)
     K = int(y.max()) + 1
     counts = np.bincount(y, minlength=K)
     M = _class_means(H, y, counts) if M is None else np.asarray(M, dtype=np.float64)
+    atol = roundoff_atol(*H.shape, float(np.max(np.linalg.norm(H, axis=1))))
     variances = np.bincount(y, weights=np.sum((H - M[y]) ** 2, axis=1), minlength=K) / counts
+    variances[variances <= atol**2] = 0.0
     k, l = np.triu_indices(K, k=1)
     numerator = variances[k] + variances[l]
     distance = 2.0 * np.sum((M[k] - M[l]) ** 2, axis=1)
+    distance[distance <= 2.0 * atol**2] = 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(np.mean(numerator / distance))
 
