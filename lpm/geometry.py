@@ -684,6 +684,6 @@ def _prediction_of(problem: Any) -> Any:
     """lpm.theory's prediction of the optimum (or max-margin direction), else None."""
     try:
         found = predict(problem)
-    except (ValueError, TypeError, AttributeError):
-        return None
+    except (ValueError, TypeError, AttributeError, ArithmeticError, np.linalg.LinAlgError):
+        return None  # no closed form (or none computable) for this problem: nothing to compare
     return found if found.extra.get("kind") in ("optimum", "max_margin") else None

@@ -36,7 +36,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError:  # pragma: no cover - the message is the point
+    raise ImportError(
+        "lpm.strategies needs Hypothesis; install it with: pip install 'lpm[test]' "
+        "(or pip install hypothesis)"
+    ) from None
 
 from lpm.problem import BIASES, BUDGETS, CLASSIFIERS, FEATURES, LOSSES, Problem
 from lpm.theory import relu_collapse_threshold
