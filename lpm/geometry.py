@@ -1,4 +1,7 @@
-"""The collapse geometry of any classifier and features: NC1–NC4 and the imbalance-aware measures.
+"""The collapse geometry of any classifier and features: NC1–NC4, the field's metrics under their
+names (self-duality, CDNV, the bias relation, Papyan et al.'s NC1), NC2/NC3 against a closed-form
+prediction, and the imbalance-aware measures. docs/metrics.md maps each key to the metric codes of
+Zhu et al. 2021 and rhubarbwu/neural-collapse.
 
 Notation (the package's): K classes, d feature dimension, N samples; ``W`` (K, d) with rows w_k;
 ``H`` (N, d) with rows h_i; ``b`` (K,) or None; ``labels`` (N,) with y_i in 0..K−1; n_k samples in
@@ -41,6 +44,7 @@ Zhu, Ding, Zhou, Li, You, Sulam, Qu, "A geometric analysis of neural collapse wi
 features", NeurIPS 2021 — the matrix form of NC2.
 Fang, He, Long, Su, "Exploring deep neural networks via layer-peeled model: minority collapse in
 imbalanced training", PNAS 118 (2021) — minority collapse, ‖w_k − w_l‖².
+Galanti, György, Hutter, "On the role of neural collapse in transfer learning", ICLR 2022 — CDNV.
 Dang, Tran, Nguyen, Ho, "Neural collapse for cross-entropy class-imbalanced learning with
 unconstrained ReLU features", ICML 2024 — orthogonal class means, ``max_abs_cos_m``.
 """
