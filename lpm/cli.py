@@ -55,7 +55,6 @@ import numpy as np
 import figures
 import lpm
 from lpm.files import check_directory, check_file
-from lpm.geometry import measure
 from lpm.problem import BIASES, BUDGETS, CLASSIFIERS, FEATURES, LOSSES
 from lpm.progress import Progress
 from lpm.solution import jsonable, solution_paths
@@ -319,13 +318,6 @@ def _geometry(solution: lpm.Solution) -> lpm.GeometryReport | None:
     """The solution's geometry; None when it has non-finite entries (a failed solve)."""
     if not all(np.all(np.isfinite(x)) for x in (solution.W, solution.H, solution.b)):
         return None
-    if solution.problem.regime == "unregularised":
-        # Only directions have a limit (SELI): report the geometry of W/‖W‖_F and H/‖H‖_F.
-        W, H = solution.W, solution.H
-        W = W / max(float(np.linalg.norm(W)), 1e-300)
-        H = H / max(float(np.linalg.norm(H)), 1e-300)
-        b = solution.b if solution.problem.bias != "none" else None
-        return measure(W, H, solution.problem.labels, b, minority=solution.problem.minority_classes)
     return lpm.geometry(solution)
 
 

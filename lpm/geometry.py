@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -642,9 +642,17 @@ def measure(
 
 
 def geometry(
-    solution: Any, *, global_mean: GlobalMean = "class-average", prediction: Any = "auto"
+    solution: Any,
+    *,
+    global_mean: GlobalMean = "class-average",
+    prediction: Any = "auto",
+    minority: Sequence[int] | None = None,
 ) -> GeometryReport:
     """The geometry of a solution: :func:`measure` on its W, H, b, labels and minority classes.
+
+    For the unregularised model only directions have a limit (the max-margin point, SELI), so
+    its geometry is that of W/‖W‖_F and H/‖H‖_F: every caller (``lpm solve``, ``compare``,
+    sweeps) reports the same numbers for the same solution.
 
     Parameters
     ----------
@@ -657,6 +665,9 @@ def geometry(
         The closed form the ``*_predicted`` metrics compare with: ``"auto"`` asks
         :func:`lpm.theory.predict` for the problem's (used only when it predicts the optimum or
         the max-margin direction, not a bound); None: no comparison.
+    minority : sequence of int, optional
+        0-based classes for ``minority_w_separation`` (default: the problem's
+        ``minority_classes``; :func:`lpm.compare.compare_geometry` passes the base problem's).
 
     Returns
     -------
@@ -673,12 +684,16 @@ def geometry(
         if prediction != "auto":
             raise ValueError(f"prediction {prediction!r} is not known; allowed: 'auto', None")
         prediction = _prediction_of(problem)
+    W, H = solution.W, solution.H
+    if getattr(problem, "regime", None) == "unregularised":
+        W = W / max(float(np.linalg.norm(W)), 1e-300)
+        H = H / max(float(np.linalg.norm(H)), 1e-300)
     return measure(
-        solution.W,
-        solution.H,
+        W,
+        H,
         problem.labels,
         getattr(solution, "b", None),
-        minority=getattr(problem, "minority_classes", None),
+        minority=getattr(problem, "minority_classes", None) if minority is None else minority,
         global_mean=global_mean,
         prediction=prediction,
     )
@@ -690,4 +705,4 @@ def _prediction_of(problem: Any) -> Any:
         found = predict(problem)
     except (ValueError, TypeError, AttributeError, ArithmeticError, np.linalg.LinAlgError):
         return None  # no closed form (or none computable) for this problem: nothing to compare
-    return found if found.extra.get("kind") in ("optimum", "max_margin") else None
+    return found if found.kind in ("optimum", "max_margin") else None

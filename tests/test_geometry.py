@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 from dataclasses import FrozenInstanceError
 from types import SimpleNamespace
 
@@ -560,3 +561,17 @@ def test_a_wrong_prediction_is_measured_as_a_distance():
     data = report.to_dict()
     assert set(data) >= {"self_duality", "cdnv", "bias_global_mean", "nc1_papyan"}
     json.dumps(data, allow_nan=False)
+
+
+def test_unregularised_geometry_is_that_of_the_directions():
+    # Only directions have a limit without energies or decay: every caller reports the geometry
+    # of W/‖W‖_F and H/‖H‖_F, whatever scale the solver stopped at.
+    problem = Problem.from_counts((3, 2, 2), dim=3)
+    rng = np.random.default_rng(5)
+    W, H = rng.normal(size=(3, 3)), rng.normal(size=(7, 3))
+    small = geometry(SimpleNamespace(problem=problem, W=W, H=H, b=None), prediction=None)
+    large = geometry(SimpleNamespace(problem=problem, W=40 * W, H=3 * H, b=None), prediction=None)
+    direct = measure(W / np.linalg.norm(W), H / np.linalg.norm(H), problem.labels)
+    for key in ("w_norms", "m_norms", "w_gram", "wm_gram", "nc1", "nc2_w"):
+        np.testing.assert_allclose(getattr(small, key), getattr(direct, key), atol=1e-12)
+        np.testing.assert_allclose(getattr(large, key), getattr(direct, key), atol=1e-12)

@@ -29,11 +29,8 @@ def _geometry(
 ) -> tuple[dict[str, Any] | None, str]:
     """The chosen geometry keys of a solution, and its message (noting a geometry that failed)."""
     try:
-        report = lpm.measure(
-            solution.W,
-            solution.H,
-            solution.problem.labels,
-            solution.b,
+        report = lpm.geometry(
+            solution,
             minority=item.get("minority", solution.problem.minority_classes),
             global_mean=global_mean,
         ).to_dict()
