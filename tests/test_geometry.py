@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from types import SimpleNamespace
 from dataclasses import FrozenInstanceError
 from types import SimpleNamespace
 
