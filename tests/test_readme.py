@@ -1,9 +1,10 @@
 """Every example in README.md runs, and README's test command is the one CI runs.
 
 The Python blocks are executed as written, each in a fresh interpreter; the ``lpm`` commands of
-the shell blocks are run through :func:`lpm.cli.main` and must exit 0 (the full ``lpm check`` is
-marked slow). ``pip install`` and ``pytest`` steps are not run here: CI runs them (``.ci/run``),
-and :func:`test_ci_runs_the_readme_test_command` pins that it runs them word for word.
+the shell blocks are run in-process through :func:`lpm.cli.main` (what the ``lpm`` script calls)
+and must exit 0 (the full ``lpm check`` is marked slow). ``pip install`` and ``pytest`` steps
+are not run here: CI runs them (``.ci/run``), and :func:`test_ci_runs_the_readme_test_command`
+pins that it runs them word for word.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from lpm.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -84,16 +87,12 @@ def test_python_example_prints_what_its_comments_say():
 
 
 @pytest.mark.parametrize("command", list(_params()))
-def test_lpm_command_runs(command):
-    argv = shlex.split(command)[1:]
-    done = subprocess.run(
-        [sys.executable, "-c", "import sys; from lpm.cli import main; sys.exit(main())", *argv],
-        cwd=ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, f"{command}: exit {done.returncode}\n{done.stderr[-2000:]}"
+def test_lpm_command_runs(command, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    code = main(shlex.split(command)[1:])
+    out, err = capsys.readouterr()
+    assert code == 0, f"{command}: exit {code}\n{err[-2000:]}"
+    assert out.strip(), f"{command} printed nothing"
 
 
 def test_readme_states_the_two_commands():
