@@ -44,6 +44,8 @@ exclude_patterns = ["_build", "gallery"]
 # while the file is missing).
 METRICS_PAGE = Path(__file__).resolve().parent / "metrics.md"
 root_doc = "index"
+# Options such as --energy must stay two hyphens (docutils would make them an en dash).
+smartquotes = False
 
 # MyST: $…$ maths, ::: fences, heading anchors (theory.md §-headings are linked by slug).
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
