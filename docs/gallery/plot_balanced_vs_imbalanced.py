@@ -4,11 +4,13 @@ Balanced against imbalanced optima
 
 The layer-peeled model of Fang, He, Long, Su (PNAS 2021) with K = 4 classes and unit budgets,
 once balanced (25 samples per class) and once with two majority classes of 100 samples and two
-minority classes of 10 (R = 10). Balanced, the optimum is a simplex ETF: every classifier row has
-the same norm and every pair the angle of cosine −1/3 (docs/theory.md §1.2). Imbalanced, the
-majority rows grow, the minority rows shrink and *coincide*: minority collapse (§1.4).
+minority classes of 10 (R = 10). Balanced, the optimum is a simplex ETF: every classifier row
+has the same norm and every pair the angle of cosine −1/3 (:ref:`docs/theory.md §1.2
+<theory-1-2>`). Imbalanced, the majority rows grow, the minority rows shrink and *coincide*:
+minority collapse (:ref:`§1.4 <theory-1-4>`).
 
-Each panel is the Gram matrix W Wᵀ of a certified optimum, divided by its largest diagonal entry.
+Each panel is the Gram matrix W Wᵀ of a certified optimum, divided by its largest diagonal
+entry.
 """
 
 import matplotlib.pyplot as plt

@@ -3,13 +3,15 @@ A fixed ETF classifier under imbalance
 ======================================
 
 Yang et al. (NeurIPS 2022) fix the classifier to a simplex ETF: with a *per-sample* feature
-budget, every class mean is then sqrt(E_H/E_W) w_k whatever the counts (docs/theory.md §2.2).
-Under Fang et al.'s *class-average* budget the same fixed classifier gives a different optimum:
-majority classes get longer features, minority ones shorter (§2.4, derived by the package).
+budget, every class mean is then sqrt(E_H/E_W) w_k whatever the counts (:ref:`docs/theory.md
+§2.2 <theory-2-2>`). Under Fang et al.'s *class-average* budget the same fixed classifier gives
+a different optimum: majority classes get longer features, minority ones shorter (§2.4, derived
+by the package).
 
 Class-mean norms ‖h̄_k‖ of certified solves against the imbalance ratio R, for the two budgets
 (K = 4, two majority and two minority classes, E_W = E_H = 1); lines are the closed forms
-(solid: a majority class, dashed: a minority class). Under the per-sample budget the two coincide.
+(solid: a majority class, dashed: a minority class). Under the per-sample budget the two
+coincide.
 """
 
 import matplotlib.pyplot as plt

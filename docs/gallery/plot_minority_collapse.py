@@ -4,9 +4,9 @@ The minority-collapse threshold
 
 Fang et al. (PNAS 2021, Theorem 5) prove that the minority classifiers of the layer-peeled model
 merge as the imbalance ratio R grows; numerically they coincide *exactly* beyond a finite R₀
-(docs/theory.md §1.5). With two majority and two minority classes and unit budgets, the
-separation D_w(R) = max over minority pairs ‖w_k − w_l‖² starts at the ETF value 2K/(K−1) = 8/3,
-falls linearly near R₀ and is 0 beyond it.
+(:ref:`docs/theory.md §1.5 <theory-1-5>`). With two majority and two minority classes and unit
+budgets, the separation D_w(R) = max over minority pairs ‖w_k − w_l‖² starts at the ETF value
+2K/(K−1) = 8/3, falls linearly near R₀ and is 0 beyond it.
 
 The points are certified solves of Fang et al.'s convex program, one batch per call; the dotted
 line is R₀ found by :func:`lpm.minority_collapse_threshold` (bisection on certified solves).

@@ -6,8 +6,8 @@ A small grid of layer-peeled problems — imbalance ratio R against the feature 
 solved in one call of :func:`lpm.solve_batch` per budget, and drawn as a phase diagram of the
 minority separation max ‖w_k − w_l‖² divided by its balanced (ETF) value. Dark cells: the
 minority classifiers have collapsed. The threshold grows steeply with the budget
-(docs/theory.md §1.5). For larger grids, resumable and on many workers, write the same grid as a
-TOML file and run ``lpm sweep`` (the sweeps page).
+(:ref:`docs/theory.md §1.5 <theory-1-5>`). For larger grids, resumable and on many workers,
+write the same grid as a TOML file and run ``lpm sweep`` (the sweeps page).
 """
 
 import matplotlib.pyplot as plt

@@ -2,10 +2,10 @@
 ReLU features: orthogonal class means
 =====================================
 
-With nonnegative (ReLU) features under weight decay, the optimum of imbalanced cross-entropy
-has *orthogonal* class means of different lengths, minority means longer while they survive,
-and a classifier made of the centred means scaled by sqrt(n_k) (Dang, Tran, Nguyen, Ho,
-ICML 2024; constants re-derived in docs/theory.md §3).
+With nonnegative (ReLU) features under weight decay, the optimum of imbalanced cross-entropy has
+*orthogonal* class means of different lengths, minority means longer while they survive, and a
+classifier made of the centred means scaled by sqrt(n_k) (Dang, Tran, Nguyen, Ho, ICML 2024;
+constants re-derived in :ref:`docs/theory.md §3 <theory-3>`).
 
 Left: the Gram matrix of the class means of a certified solve (off-diagonal exactly 0). Right:
 ‖h̄_k‖² of the solve (markers) against the closed form of :func:`lpm.theory.relu_ufm` (bars),

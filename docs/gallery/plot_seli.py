@@ -4,11 +4,12 @@ SELI: the unregularised limit
 
 Without constraints or weight decay, cross-entropy has no minimiser; the direction of gradient
 descent approaches the max-margin (UF-SVM) solution, whose geometry is SELI (Thrampoulidis,
-Kini, Vakilian, Behnia, NeurIPS 2022; docs/theory.md §4). Unlike the constrained model, its
-minority classifiers never collapse at a finite R: their cosine rises towards 1 only slowly.
+Kini, Vakilian, Behnia, NeurIPS 2022; :ref:`docs/theory.md §4 <theory-4>`). Unlike the
+constrained model, its minority classifiers never collapse at a finite R: their cosine rises
+towards 1 only slowly.
 
-Lines: :func:`lpm.theory.seli_ratios` for two majority and two minority classes with counts
-(R, R, 1, 1). Markers: the UF-SVM solved and certified as a convex program.
+Lines: :func:`lpm.theory.seli_ratios` for two majority and two minority classes with counts (R,
+R, 1, 1). Markers: the UF-SVM solved and certified as a convex program.
 """
 
 import matplotlib.pyplot as plt
