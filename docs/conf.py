@@ -152,7 +152,28 @@ class VariantsTable(Directive):
         return [table]
 
 
+def _canonical_reference(app, env, node, contnode):
+    """Resolve ``lpm.solve``, ``lpm.Problem``… (the names of the top-level API) to the module
+    that defines them, where the API reference documents them."""
+    target = node.get("reftarget", "")
+    if node.get("refdomain") != "py" or not target.startswith("lpm."):
+        return None
+    obj = lpm
+    for part in target.split(".")[1:]:
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    module, name = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not module or not name or f"{module}.{name}" == target:
+        return None
+    domain = env.get_domain("py")
+    return domain.resolve_xref(
+        env, node["refdoc"], app.builder, node["reftype"], f"{module}.{name}", node, contnode
+    )
+
+
 def setup(app) -> None:
+    app.connect("missing-reference", _canonical_reference)
     app.add_directive("lpm-variants", VariantsTable)
     app.connect("autodoc-process-docstring", _escape_docstring, priority=100)
     for handler in logging.getLogger("sphinx").handlers:
