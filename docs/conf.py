@@ -35,10 +35,11 @@ extensions = [
     "sphinx_copybutton",
     "sphinxarg.ext",
     "sphinx_gallery.gen_gallery",
+    "matplotlib.sphinxext.plot_directive",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "gallery"]
+exclude_patterns = ["_build", "gallery", "_data"]
 # docs/metrics.md is written in another branch: the toctree finds it by a glob, which matches
 # nothing until it lands (see _KnownDocstringIssues below: that one warning is let through only
 # while the file is missing).
@@ -63,6 +64,12 @@ autosummary_imported_members = False
 autodoc_typehints = "none"
 autodoc_member_order = "bysource"
 
+
+# The plot directive runs its code from docs/ (benchmarks.md reads docs/_data/*.csv).
+plot_working_directory = str(Path(__file__).resolve().parent)
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 110)]
 
 html_theme = "furo"
 html_title = "lpm"
