@@ -17,9 +17,17 @@ from lpm.tolerances import GAP_TOL
 
 __all__ = ["STATUSES", "Solution", "jsonable", "load", "save"]
 
-Status = Literal["converged", "max_iter", "inaccurate", "infeasible", "failed"]
-#: The fixed vocabulary of ``Solution.status``.
-STATUSES: tuple[str, ...] = ("converged", "max_iter", "inaccurate", "infeasible", "failed")
+Status = Literal["converged", "max_iter", "time_limit", "inaccurate", "infeasible", "failed"]
+#: The fixed vocabulary of ``Solution.status``: ``"time_limit"`` is a solve stopped by its
+#: wall-clock budget before converging.
+STATUSES: tuple[str, ...] = (
+    "converged",
+    "max_iter",
+    "time_limit",
+    "inaccurate",
+    "infeasible",
+    "failed",
+)
 
 
 @dataclass(frozen=True)

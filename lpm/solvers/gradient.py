@@ -173,6 +173,55 @@ def residual(
     return float(torch.sqrt(_dot(G, G))[0] / torch.clamp(f.abs(), min=1.0)[0])
 
 
+def _progress_slack(f: torch.Tensor, loss: str, eps: float) -> torch.Tensor:
+    """Ten rounding errors of f, below which a fall of the objective is not progress, shape=[B].
+
+    Cross-entropy's log-sum-exp minus the true logit carries an absolute error of a few eps at
+    any f, so its unit is eps·max(1, |f|). The squared losses (MSE, DR) are sums of a_i·½r_i²:
+    an error eps·|z| in a logit moves ½r² by eps·|z|·|r|, and Σ a_i |r_i| ≤ sqrt(2f), so their
+    unit is eps·max(|f|, sqrt|f|), far below eps near a zero optimum (dot-regression's quartic
+    minimum, where f falls like 1/t² and an absolute unit eps would call it a stall).
+    """
+    a = f.abs()
+    scale = torch.clamp(a, min=1.0) if loss == "ce" else torch.maximum(a, a.sqrt())
+    return 10 * eps * scale
+
+
+#: A start (W, H, b) for one problem: NumPy arrays, W or b None where the problem has none.
+Start = tuple[np.ndarray | None, np.ndarray, np.ndarray | None]
+
+
+def _given_point(
+    problems: Sequence[Problem], init: Sequence[Start], fs: FeasibleSet, dtype, device
+) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+    """The given starts, in the scaled variables and projected onto the feasible set."""
+    first = problems[0]
+    if len(init) != len(problems):
+        raise ValueError(f"init must give one start per problem ({len(problems)}), got {len(init)}")
+    B, N, K, d = len(problems), fs.scale.shape[1], first.K, first.dim
+    W = np.zeros((B, K, d)) if first.classifier == "learnable" else None
+    H = np.zeros((B, N, d))
+    b = np.zeros((B, K)) if first.bias != "none" else None
+    for j, (p, (Wj, Hj, bj)) in enumerate(zip(problems, init)):
+        H[j, : p.N] = _shaped(Hj, (p.N, d), "H")
+        if W is not None:
+            W[j] = _shaped(Wj, (K, d), "W")
+        if b is not None:
+            b[j] = _shaped(bj, (K,), "b")
+    safe = torch.where(fs.scale > 0, fs.scale, torch.ones_like(fs.scale))
+    U = fs.project_U(torch.as_tensor(H, dtype=dtype, device=device) / safe.unsqueeze(-1))
+    Wt = None if W is None else fs.project_W(torch.as_tensor(W, dtype=dtype, device=device))
+    bt = None if b is None else torch.as_tensor(b, dtype=dtype, device=device)
+    return Wt, U, bt
+
+
+def _shaped(value, shape: tuple[int, ...], name: str) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64)
+    if array.shape != shape:
+        raise ValueError(f"init: {name} must have shape {shape}, got {array.shape}")
+    return array
+
+
 def _where(mask: torch.Tensor, new, old):
     out = []
     for a, b in zip(new, old):
@@ -203,6 +252,8 @@ def spg(
     tol: float = 1e-10,
     max_iter: int = 50_000,
     callback: Callable[[int, np.ndarray], None] | None = None,
+    deadline: float | None = None,
+    init: Sequence[Start] | None = None,
 ) -> list[Solution]:
     """Solve same-shaped problems together by spectral projected gradient.
 
@@ -219,6 +270,13 @@ def spg(
     max_iter : int
     callback : callable(iteration, residuals), optional
         Called every 100 iterations with the residuals, shape=[B].
+    deadline : float, optional
+        An absolute :func:`time.monotonic` time: the problems still running when it passes stop
+        with status ``"time_limit"`` (their last iterate and residual kept).
+    init : sequence of (W, H, b), optional
+        A start per problem instead of the random one (to polish a given point): W shape=[K, d]
+        (ignored, may be None, for a fixed classifier), H shape=[N, d], b shape=[K] (ignored, may
+        be None, without a bias). It is projected onto the feasible set first.
 
     Returns
     -------
@@ -227,14 +285,14 @@ def spg(
     problems = list(problems)
     work = len(problems) * max(p.N for p in problems) * max(problems[0].K, problems[0].dim)
     with cpu_threads(device, work):
-        return _spg(problems, seeds, device, dtype, tol, max_iter, callback)
+        return _spg(problems, seeds, device, dtype, tol, max_iter, callback, deadline, init)
 
 
 def _take(blocks, index):
     return tuple(None if t is None else t[index] for t in blocks)
 
 
-def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Solution]:
+def _spg(problems, seeds, device, dtype, tol, max_iter, callback, deadline, init) -> list[Solution]:
     start = time.perf_counter()
     B = len(problems)
     seeds = [0] * B if seeds is None else list(seeds)
@@ -245,7 +303,10 @@ def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Soluti
     fun = _Objective(data, fs)
     eps = torch.finfo(tdtype).eps
 
-    x = _initial_point(problems, seeds, fs, tdtype, device)
+    if init is None:
+        x = _initial_point(problems, seeds, fs, tdtype, device)
+    else:
+        x = _given_point(problems, init, fs, tdtype, device)
     f, g = fun(x)
     history = f.unsqueeze(1).repeat(1, _MEMORY)
     G = fun.mapping(x, g)
@@ -278,10 +339,15 @@ def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Soluti
                 float(res[i]),
                 int(iterations[i]),
                 bool(stalled[i]),
+                bool(active[i]),
             )
 
     it = 0
+    out_of_time = False
     while it < max_iter and bool(active.any()):
+        if deadline is not None and time.monotonic() >= deadline:
+            out_of_time = True
+            break
         it += 1
         f_ref = history.max(1).values
         slack = 10 * eps * torch.clamp(f.abs(), min=1.0)
@@ -319,7 +385,7 @@ def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Soluti
         G = fun.mapping(x, g)
         res = torch.where(active, torch.sqrt(_dot(G, G)) / torch.clamp(f.abs(), min=1.0), res)
         iterations = torch.where(active, iterations + 1, iterations)
-        gained = (res < 0.5 * best_res) | (f < best_f - slack)
+        gained = (res < 0.5 * best_res) | (f < best_f - _progress_slack(f, data.loss, eps))
         best_res = torch.where(res < 0.5 * best_res, res, best_res)
         best_f = torch.minimum(best_f, f)
         last_gain = torch.where(gained, iterations, last_gain)
@@ -350,7 +416,7 @@ def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Soluti
 
     out = []
     for j, p in enumerate(problems):
-        Wt, Ht, bt, r, n_iter, was_stalled = final[j]
+        Wt, Ht, bt, r, n_iter, was_stalled, was_active = final[j]
         Hj = numpy(Ht)[: p.N]
         Wj = numpy(Wt) if Wt is not None else numpy(fixed_W[j])
         bj = numpy(bt) if bt is not None else np.zeros(p.K)
@@ -362,6 +428,9 @@ def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Soluti
                 f"stalled at residual {r:.2e} > tol {tol:.1e}: neither the residual nor the "
                 f"objective improves any more (the limit of {dtype} precision)"
             )
+        elif was_active and out_of_time:
+            status = "time_limit"
+            message = f"time limit after {n_iter} iterations, residual {r:.2e} > tol {tol:.1e}"
         else:
             status, message = "max_iter", f"{max_iter} iterations, residual {r:.2e} > tol {tol:.1e}"
         out.append(
