@@ -81,13 +81,13 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from lpm.certificate import Certificate, DualPoint
 from lpm.classifiers import classifier_matrix
 from lpm.constraints import feasible_means
 from lpm.objective import ObjectiveData, loss_and_dlogits
@@ -127,85 +127,6 @@ DNN_MAX_K = 24
 #: Margin by which the candidate's objective is inflated to bound the level set of the relaxed
 #: problem (covers the objective's own rounding and a candidate that violates a budget by ~eps).
 _LEVEL_MARGIN = 1e-9
-
-
-@dataclass(frozen=True)
-class Certificate:
-    """A certified lower bound on the global optimum of a problem.
-
-    Attributes
-    ----------
-    lower_bound : float
-        No feasible point has an objective below this (rounding allowance already subtracted).
-    kind : str
-        ``"lpm-sdp-dual"``, ``"ufm-nuclear-dual"``, ``"dnn-dual"`` or ``"fixed-linear"``.
-    exact : bool
-        True when the bound comes from an exact convex reformulation (so it meets the optimum at
-        an optimal candidate, given rank ≤ d); False for a relaxation (ReLU features with a
-        learnable classifier, spherical features) that may stay below the optimum.
-    rounding : float
-        The floating-point allowance that was subtracted.
-    details : dict
-        Multipliers, the smallest eigenvalue of the scaled dual slack, and the like.
-    """
-
-    lower_bound: float
-    kind: str
-    exact: bool
-    rounding: float
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DualPoint:
-    """Dual variables of a class-mean program, e.g. a convex solver's.
-
-    A bound computed from them does not depend on the accuracy of a primal point: an interior-point
-    solver's primal iterate is accurate only to about the square root of its tolerance, its dual
-    iterate (strictly feasible for the cones) to the tolerance itself.
-
-    Attributes
-    ----------
-    logit_gradient : ndarray, shape=[K, K]
-        P = ∂F/∂z, row k = π_k u_k with u_k a subgradient of ℓ(·, k) (projected into the domain
-        of ℓ's conjugate before use).
-    feature : ndarray or None, shape=[1] or [K]
-        The feature-budget multiplier α (class-average) or α_k (per class); None: fitted to the
-        KKT conditions at the primal point.
-    classifier : float or None
-        The classifier-budget multiplier β; None: fitted.
-    nonneg : ndarray or None, shape=[K, K]
-        Ν ≥ 0, the multiplier of X_HH ≥ 0 (ReLU features); None: fitted.
-    """
-
-    logit_gradient: NDArray[np.float64]
-    feature: NDArray[np.float64] | None = None
-    classifier: float | None = None
-    nonneg: NDArray[np.float64] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain arrays and floats (for ``Solution.info``)."""
-        return {
-            "logit_gradient": np.asarray(self.logit_gradient),
-            "feature": None if self.feature is None else np.asarray(self.feature),
-            "classifier": self.classifier,
-            "nonneg": None if self.nonneg is None else np.asarray(self.nonneg),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DualPoint:
-        """Inverse of :meth:`to_dict` (nested lists accepted, as after a JSON round trip)."""
-
-        def arr(v):
-            return None if v is None else np.asarray(v, dtype=np.float64)
-
-        beta = data.get("classifier")
-        return cls(
-            logit_gradient=np.asarray(data["logit_gradient"], dtype=np.float64),
-            feature=arr(data.get("feature")),
-            classifier=None if beta is None else float(beta),
-            nonneg=arr(data.get("nonneg")),
-        )
 
 
 # --------------------------------------------------------------------------------------- losses
@@ -801,8 +722,8 @@ def balanced_dual(logit_gradient: NDArray[np.float64]) -> DualPoint:
 def certificate(solution: Solution) -> Certificate | None:
     """The strongest certificate this module has for a solution's variant, or None.
 
-    The bound from the solution's point; when ``solution.info["dual"]`` holds a convex solver's
-    dual point (:class:`DualPoint` as a dict), also the bound from it, and the larger is kept.
+    The bound from the solution's point; when ``solution.dual`` holds a convex solver's dual
+    point, also the bound from it, and the larger is kept.
     None for the unregularised model (its infimum is not attained; the UF-SVM bound lives in the
     convex method's info) and for fixed classifiers with free or ReLU features and no scale
     control.
@@ -815,8 +736,8 @@ def certificate(solution: Solution) -> Certificate | None:
     M = solution.means
     b = solution.b if p.bias != "none" else None
     duals: list[DualPoint | None] = [None]
-    if solution.info.get("dual") is not None:
-        duals.append(DualPoint.from_dict(solution.info["dual"]))
+    if solution.dual is not None:
+        duals.append(solution.dual)
     if p.bias == "free":
         # Also the bias-balanced duals: the box term of a free bias is ‖g_b‖₁ × (a box that can be
         # large); a dual whose columns sum to 0 up to rounding removes it at second-order cost.
@@ -876,9 +797,9 @@ def relaxation_bound(solution: Solution, *, solver: str | None = None) -> Certif
             "allowed: energies or decay (any features), or a fixed classifier on spheres"
         )
     result = solve_convex(p, solver=solver)
-    if result.info.get("dual") is None:
+    dual = result.dual
+    if dual is None:
         raise ValueError(f"the convex program was not solved: cvxpy status {result.cvx_status!r}")
-    dual = DualPoint.from_dict(result.info["dual"])
     b = solution.b if p.bias != "none" else None
     if p.fixed_classifier:
         return fixed_certificate(p, solution.means, b, dual=dual)
@@ -890,7 +811,7 @@ def attach(solution: Solution) -> Solution:
 
     Cheap (closed forms, one symmetric eigenvalue problem of size 2K; no convex solver) and
     never raises for a valid solution: a certificate that cannot be computed is recorded in
-    ``info["certificate_error"]`` and leaves ``lower_bound`` None.
+    ``info["certificate_error"]`` and leaves ``certificate`` None.
     """
     try:
         cert = certificate(solution)
@@ -899,11 +820,4 @@ def attach(solution: Solution) -> Solution:
         return solution.with_certificate(None, certificate_error=str(err))
     if cert is None or not math.isfinite(cert.lower_bound):
         return solution
-    return solution.with_certificate(
-        cert.lower_bound,
-        certificate=cert.kind,
-        certificate_exact=cert.exact,
-        certificate_rounding=cert.rounding,
-        certificate_details=cert.details,
-        gap_tol=GAP_TOL,
-    )
+    return solution.with_certificate(cert)

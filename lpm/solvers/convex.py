@@ -59,7 +59,7 @@ cannot be factorised at dimension d, and shows here). The program's value is rep
 ``info["program_value"]``; it is a lower bound only up to the solver's tolerance, so it is never
 put in ``lower_bound``: :func:`lpm.solve` attaches the rigorous certificate of
 :mod:`lpm.certify` at the returned point instead, from the point and from this program's dual
-variables (``info["dual"]``, a :class:`lpm.certify.DualPoint`), whichever bound is stronger.
+variables (``Solution.dual``, a :class:`lpm.certificate.DualPoint`), whichever bound is stronger.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from lpm.certificate import DualPoint
 from lpm.classifiers import classifier_matrix
 from lpm.constraints import feasible_means, violation
 from lpm.objective import objective
@@ -144,6 +145,8 @@ class ConvexResult:
         cvxpy's status string.
     info : dict
         Program name, solver, Gram rank, multipliers, ...
+    dual : DualPoint or None
+        The solver's dual variables, for the certificate (None when it has none).
     """
 
     W: NDArray[np.float64]
@@ -152,6 +155,7 @@ class ConvexResult:
     value: float
     cvx_status: str
     info: dict[str, Any]
+    dual: DualPoint | None = None
 
 
 # ------------------------------------------------------------------------------------ support
@@ -438,7 +442,7 @@ def _rotate_nonnegative(
 
 
 def _recover(problem: Problem, kind: str, handles: dict[str, Any]) -> tuple:
-    """(W, M, b, info) at dimension d from the solved program's variables."""
+    """(W, M, b, info, dual) at dimension d from the solved program's variables."""
     K, d = problem.K, problem.dim
     info: dict[str, Any] = {}
     b = np.zeros(K)
@@ -471,19 +475,16 @@ def _recover(problem: Problem, kind: str, handles: dict[str, Any]) -> tuple:
         W = handles["W"]
         if problem.features == "relu":
             M = np.maximum(M, 0.0)
-    if "link" in handles:
-        info["dual"] = _dual_point(problem, handles)
+    dual = _dual_point(problem, handles) if "link" in handles else None
     if kind in ("uf-svm", "fixed-svm"):
         dual = handles["margin"].dual_value
         info["margin_multipliers"] = None if dual is None else np.asarray(dual, np.float64)
     W, M = feasible_means(problem, W, M)
-    return W, M, b, info
+    return W, M, b, info, dual
 
 
-def _dual_point(problem: Problem, handles: dict[str, Any]) -> dict[str, Any] | None:
-    """The solver's dual variables as :class:`lpm.certify.DualPoint` (a dict), or None."""
-    from lpm.certify import DualPoint
-
+def _dual_point(problem: Problem, handles: dict[str, Any]) -> DualPoint | None:
+    """The solver's dual variables, or None."""
     link = handles["link"].dual_value
     if link is None:
         return None
@@ -500,7 +501,7 @@ def _dual_point(problem: Problem, handles: dict[str, Any]) -> dict[str, Any] | N
         feature=value("feature"),
         classifier=None if beta is None else float(np.ravel(beta)[0]),
         nonneg=value("nonneg"),
-    ).to_dict()
+    )
 
 
 def _svm_summary(problem: Problem, kind: str, W, M, info: dict[str, Any]) -> tuple:
@@ -568,17 +569,17 @@ def solve_convex(
     K, d = problem.K, problem.dim
     if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         return ConvexResult(np.zeros((K, d)), np.zeros((K, d)), np.zeros(K), value, status, info)
-    W, M, b, more = _recover(problem, kind, handles)
+    W, M, b, more, dual = _recover(problem, kind, handles)
     if kind == "gram" and not more["rank_fits"] and math.isfinite(value):
         face = _low_rank_face(problem, value, max_iter)
         if face is not None:
             # The point from the face, the dual (the certificate's) from the first solve.
-            W2, M2, b2, more2 = _recover(problem, kind, {**handles, "X": face[0], "b": face[1]})
+            W2, M2, b2, more2, _ = _recover(problem, kind, {**handles, "X": face[0], "b": face[1]})
             more2["first_gram_rank"] = more["gram_rank"]
             if more2["gram_rank"] < more["gram_rank"]:
                 W, M, b, more = W2, M2, b2, more2
     info.update(more)
-    return ConvexResult(W, M, b, value, status, info)
+    return ConvexResult(W, M, b, value, status, info, dual)
 
 
 def _to_solution(problem: Problem, result: ConvexResult, tol: float, seconds: float) -> Solution:
@@ -640,6 +641,7 @@ def _to_solution(problem: Problem, result: ConvexResult, tol: float, seconds: fl
         tol=tol,
         message=message,
         info=info,
+        dual=result.dual,
     )
 
 
