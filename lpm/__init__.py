@@ -21,6 +21,7 @@ Typical use::
 References are given where each formula lives; ../shared/THEORY.md collects them.
 """
 
+from lpm.certificate import Certificate
 from lpm.classifiers import etf_gram, random_classifier, simplex_etf
 from lpm.compare import compare
 from lpm.geometry import GeometryReport, geometry, measure
@@ -32,6 +33,7 @@ from lpm.threshold import minority_collapse_threshold
 
 __all__ = [
     "METHODS",
+    "Certificate",
     "GeometryReport",
     "Problem",
     "Solution",
