@@ -30,7 +30,7 @@ or, from any dual point P (a convex solver's), by Fenchel–Young F(L) ≥ Σ_k 
 ℓ*(u_k, k)] with u_k = P_k/π_k projected into dom ℓ* (:class:`DualPoint`) — an interior-point
 dual is accurate to the solver's tolerance where its primal point is accurate only to its square
 root. The bound is the minimum of the affine minorant (plus penalties) over the feasible set, made
-finite by multipliers: with S = G + (budget multipliers or decay penalty) − Ν (Ν ≥ 0 on the
+finite by multipliers: with S = G + (budget multipliers or decay penalty) − Ω (Ω ≥ 0 on the
 feature block for ReLU), a positive diagonal scaling D and τ ≥ ⟨D, X⟩ on the relevant set,
 
     ⟨S, X⟩ ≥ τ · min(0, λ_min(D^{-1/2} S D^{-1/2})).
@@ -43,7 +43,7 @@ feature block for ReLU), a positive diagonal scaling D and τ ≥ ⟨D, X⟩ on 
   i.e. exactly the operator-norm test ‖∇_Y‖_op ≤ sqrt(λ_W λ_H) of the nuclear-norm program over
   Y = D^{1/2} Z. τ bounds ⟨C, X⟩ on the level set {f ≤ f(candidate)}: since the loss is ≥ 0,
   ⟨C, X⟩ ≤ f(candidate) there, and every minimiser lies in the level set.
-* ReLU features, learnable classifier (``"dnn-dual"``): the multiplier Ν of X_HH ≥ 0 is fitted
+* ReLU features, learnable classifier (``"dnn-dual"``): the multiplier Ω of X_HH ≥ 0 is fitted
   by nonnegative least squares to the KKT conditions (K ≤ :data:`DNN_MAX_K`); the bound is of
   the doubly-nonnegative relaxation: valid always, tight when that relaxation is.
 * Fixed classifier (``"fixed-linear"``): the linear model minimised over the feasible set of
@@ -81,6 +81,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -121,7 +122,7 @@ ROUNDING_SAFETY = 16.0
 
 #: Largest K for which :func:`attach` fits the doubly-nonnegative multiplier of ReLU features by
 #: nonnegative least squares (K(K−1)/2 unknowns, 2Kd equations: 0.3 s at K = 24, d = 24);
-#: beyond, :func:`relaxation_bound` gets Ν from a convex solve.
+#: beyond, :func:`relaxation_bound` gets Ω from a convex solve.
 DNN_MAX_K = 24
 
 #: Margin by which the candidate's objective is inflated to bound the level set of the relaxed
@@ -343,8 +344,8 @@ def gram_certificate(
              − (rounding allowance),
 
     with the affine minorant F(X, b) ≥ c₀ + ⟨P, Z + 1bᵀ⟩ (the linearisation at the point,
-    c₀ = F₀ − ⟨P, L₀⟩, or Fenchel–Young at the dual's P), S = [[αA − Ν, P/2], [Pᵀ/2, βB]]
-    (energies) or [[C_H − Ν, P/2], [Pᵀ/2, C_W]] (weight decay).
+    c₀ = F₀ − ⟨P, L₀⟩, or Fenchel–Young at the dual's P), S = [[αA − Ω, P/2], [Pᵀ/2, βB]]
+    (energies) or [[C_H − Ω, P/2], [Pᵀ/2, C_W]] (weight decay).
 
     Parameters
     ----------
@@ -360,7 +361,7 @@ def gram_certificate(
         Default: the class-mean objective at the candidate moved into the feasible set.
     dual : DualPoint, optional
         Dual variables (a convex solver's); multipliers it leaves None are fitted to the KKT
-        conditions S V = 0 of V = [h̄; W] by (nonnegative) least squares — Ν only for K ≤
+        conditions S V = 0 of V = [h̄; W] by (nonnegative) least squares — Ω only for K ≤
         :data:`DNN_MAX_K`, else 0.
 
     Returns
@@ -379,48 +380,127 @@ def gram_certificate(
         raise ValueError("gram_certificate needs a learnable classifier; use fixed_certificate")
     if problem.regime == "unregularised":
         raise ValueError("the unregularised model has no finite optimum; see svm_lower_bound")
-    K = problem.K
     W = np.asarray(W, dtype=np.float64)
     M = np.asarray(M, dtype=np.float64)
     bias = _candidate(problem, b)
     Z0 = M @ W.T
     c0, P, F0 = _minorant(problem, Z0 + bias, dual)
+    upper = _upper(problem, W, M, bias, objective)
+    program = _gram_program(problem, W, M, P, upper)
+    theta, nonneg = _multipliers(problem, program, dual)
+    S, linear, details = _dual_slack(program, theta, nonneg if problem.features == "relu" else None)
+    details = {"source": "dual" if dual is not None else "point", **details}
+    inv_sqrt = 1.0 / np.sqrt(program.scale)
+    S_scaled = S * np.outer(inv_sqrt, inv_sqrt)
+    lam_min = float(np.linalg.eigvalsh(S_scaled)[0])
+    psd_term = program.tau * min(0.0, lam_min)
     g_b = P.sum(axis=0)
+    bias_term = 0.0
+    if problem.bias != "none":
+        bias_term, info = _bias_term(problem, g_b, upper, None)
+        details.update(info)
+    lb = c0 + linear + psd_term + bias_term + problem.penalty_constant
+    rounding = _allowance(
+        2 * problem.K,
+        c0,
+        F0,
+        float(np.abs(P * Z0).sum()),
+        float(np.abs(g_b) @ np.abs(bias)),
+        linear,
+        program.tau * float(np.linalg.norm(S_scaled)),
+        bias_term,
+        problem.penalty_constant,
+    )
+    details.update(min_eigenvalue=lam_min, tau=program.tau)
+    return Certificate(lb - rounding, _gram_kind(problem), _gram_exact(problem), rounding, details)
+
+
+def _gram_kind(problem: Problem) -> str:
+    if problem.features == "relu":
+        return "dnn-dual"
+    return "lpm-sdp-dual" if problem.energy is not None else "ufm-nuclear-dual"
+
+
+def _gram_exact(problem: Problem) -> bool:
+    """Whether the Gram program is exact (not a relaxation) for the problem's features."""
+    return problem.features not in ("relu", "sphere")
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """A budget of the Gram program, Σ_{i ∈ index} X_ii ≤ count·level: its multiplier θ ≥ 0 adds
+    θ to the dual slack's diagonal at ``index`` and −θ·count·level to the bound."""
+
+    name: str
+    index: slice | int
+    count: int
+    level: float
+
+
+@dataclass(frozen=True)
+class _GramProgram:
+    """The Gram program at a point, seen from its dual: the slack is
+
+        S = [[0, P/2], [Pᵀ/2, 0]] + diag(fixed + Σ_i θ_i 1_{index_i}) − [[Ω, 0], [0, 0]],
+
+    with Ω ≥ 0 (zero diagonal) the multiplier of X_HH ≥ 0 for ReLU features.
+
+    Attributes
+    ----------
+    coupling : ndarray, shape=[2K, 2K]
+        [[0, P/2], [Pᵀ/2, 0]].
+    V : ndarray, shape=[2K, d]
+        The factor [h̄; W] at the point.
+    fixed_diag : ndarray, shape=[2K]
+        The weight-decay penalty's diagonal (0 under energies).
+    scale : ndarray, shape=[2K]
+        D: the slack is tested as D^{-1/2} S D^{-1/2}.
+    tau : float
+        τ ≥ ⟨D, X⟩ on the set where the optimum lies.
+    budgets : tuple of _Budget
+        The budgets with a free multiplier, by name.
+    """
+
+    coupling: NDArray[np.float64]
+    V: NDArray[np.float64]
+    fixed_diag: NDArray[np.float64]
+    scale: NDArray[np.float64]
+    tau: float
+    budgets: tuple[_Budget, ...]
+
+
+def _gram_program(
+    problem: Problem,
+    W: NDArray[np.float64],
+    M: NDArray[np.float64],
+    P: NDArray[np.float64],
+    upper: float,
+) -> _GramProgram:
+    """The budgets (or decay penalties) of the features and of the classifier, with the scaling
+    D and the trace bound τ (module docstring, Step 3)."""
+    K = problem.K
+    coupling = np.zeros((2 * K, 2 * K))
+    coupling[:K, K:] = P / 2
+    coupling[K:, :K] = P.T / 2
     counts = np.asarray(problem.counts, dtype=np.float64)
     feature, r2 = _feature_side(problem)
-    penalty_const = problem.penalty_constant
-
-    upper = _upper(problem, W, M, bias, objective)
-
-    S = np.zeros((2 * K, 2 * K))
-    S[:K, K:] = P / 2
-    S[K:, :K] = P.T / 2
-    V = np.vstack([M, W])
     fixed_diag = np.zeros(2 * K)
     scale = np.zeros(2 * K)
     tau = 0.0
-    free_cols: list[NDArray[np.float64]] = []
-    free_names: list[str] = []
-    given: list[float] = []
+    budgets: list[_Budget] = []
     if feature == "average":
-        free_cols.append(np.vstack([M, np.zeros_like(W)]))
-        free_names.append("alpha")
+        budgets.append(_Budget("alpha", slice(0, K), K, r2))
         scale[:K] = 1.0 / r2
         tau += K
     elif feature == "per-class":
-        for k in range(K):
-            col = np.zeros_like(V)
-            col[k] = M[k]
-            free_cols.append(col)
-            free_names.append(f"alpha_{k}")
+        budgets += [_Budget(f"alpha_{k}", k, 1, r2) for k in range(K)]
         scale[:K] = 1.0 / r2
         tau += K
     else:  # decay: the penalty's diagonal, known
         fixed_diag[:K] = 0.5 * problem.decay[1] * counts
         scale[:K] = fixed_diag[:K]
     if problem.energy is not None:
-        free_cols.append(np.vstack([np.zeros_like(M), W]))
-        free_names.append("beta")
+        budgets.append(_Budget("beta", slice(K, 2 * K), K, problem.energy[0]))
         scale[K:] = 1.0 / problem.energy[0]
         tau += K
     else:
@@ -428,12 +508,22 @@ def gram_certificate(
         scale[K:] = fixed_diag[K:]
     if feature == "decay" or problem.energy is None:
         tau += upper  # ⟨C, X⟩ ≤ upper on the level set
+    return _GramProgram(coupling, np.vstack([M, W]), fixed_diag, scale, tau, tuple(budgets))
 
+
+def _multipliers(
+    problem: Problem, program: _GramProgram, dual: DualPoint | None
+) -> tuple[dict[str, float], NDArray[np.float64]]:
+    """The budget multipliers θ by name, and Ω (K × K): the dual's where it gives them, else
+    fitted to the KKT stationarity S V = 0 by (nonnegative) least squares — Ω only for ReLU
+    features and K ≤ :data:`DNN_MAX_K` (else 0)."""
+    K = problem.K
     relu = problem.features == "relu"
-    Nmat = np.zeros((K, K))
+    nonneg = np.zeros((K, K))
     if relu and dual is not None and dual.nonneg is not None:
-        Nmat = np.maximum(0.5 * (dual.nonneg + dual.nonneg.T), 0.0)
-        np.fill_diagonal(Nmat, 0.0)
+        nonneg = np.maximum(0.5 * (dual.nonneg + dual.nonneg.T), 0.0)
+        np.fill_diagonal(nonneg, 0.0)
+    names = [budget.name for budget in program.budgets]
     if (
         dual is not None
         and dual.feature is not None
@@ -442,67 +532,44 @@ def gram_certificate(
         given = [float(v) for v in np.atleast_1d(dual.feature)]
         if problem.energy is not None:
             given.append(float(dual.classifier))
-        theta = np.maximum(np.asarray(given), 0.0)
-    else:
-        fit_nonneg = relu and (dual is None or dual.nonneg is None) and K <= DNN_MAX_K
-        target = -(S @ V + fixed_diag[:, None] * V) + _pad(Nmat, K) @ V
-        theta, fitted = _fit_multipliers(target, free_cols, V, K, fit_nonneg)
-        if fit_nonneg:
-            Nmat = fitted
+        return dict(zip(names, np.maximum(np.asarray(given), 0.0))), nonneg
+    fit_nonneg = relu and (dual is None or dual.nonneg is None) and K <= DNN_MAX_K
+    V = program.V
+    target = -(program.coupling @ V + program.fixed_diag[:, None] * V) + _pad(nonneg, K) @ V
+    columns = []
+    for budget in program.budgets:
+        column = np.zeros_like(V)
+        column[budget.index] = V[budget.index]
+        columns.append(column)
+    theta, fitted = _fit_multipliers(target, columns, V, K, fit_nonneg)
+    return dict(zip(names, theta)), fitted if fit_nonneg else nonneg
 
-    details: dict[str, Any] = {"source": "dual" if dual is not None else "point"}
-    diag = fixed_diag.copy()
+
+def _dual_slack(
+    program: _GramProgram, theta: dict[str, float], nonneg: NDArray[np.float64] | None
+) -> tuple[NDArray[np.float64], float, dict[str, Any]]:
+    """(S, the budgets' linear term −Σ_i θ_i·count_i·level_i, details); ``nonneg`` is Ω, or
+    None without the constraint X_HH ≥ 0."""
+    K = program.V.shape[0] // 2
+    diag = program.fixed_diag.copy()
     linear = 0.0
-    for name, value in zip(free_names, theta):
-        value = float(value)
-        if name == "alpha":
-            diag[:K] += value
-            linear -= value * K * r2
-        elif name == "beta":
-            diag[K:] += value
-            linear -= value * K * problem.energy[0]
-        else:
-            diag[int(name.split("_")[1])] += value
-            linear -= value * r2
-        details[name] = value
+    details: dict[str, Any] = {}
+    for budget in program.budgets:
+        value = float(theta[budget.name])
+        diag[budget.index] += value
+        linear -= value * budget.count * budget.level
+        details[budget.name] = value
+    S = program.coupling.copy()
     S[np.diag_indices(2 * K)] += diag
-    if relu:
-        S[:K, :K] -= Nmat
-        details["nonneg_multiplier_max"] = float(Nmat.max(initial=0.0))
-    inv_sqrt = 1.0 / np.sqrt(scale)
-    S_scaled = S * np.outer(inv_sqrt, inv_sqrt)
-    lam_min = float(np.linalg.eigvalsh(S_scaled)[0])
-    psd_term = tau * min(0.0, lam_min)
-    bias_term = 0.0
-    if problem.bias != "none":
-        bias_term, info = _bias_term(problem, g_b, upper, None)
-        details.update(info)
-    lb = c0 + linear + psd_term + bias_term + penalty_const
-    rounding = _allowance(
-        2 * K,
-        c0,
-        F0,
-        float(np.abs(P * Z0).sum()),
-        float(np.abs(g_b) @ np.abs(bias)),
-        linear,
-        tau * float(np.linalg.norm(S_scaled)),
-        bias_term,
-        penalty_const,
-    )
-    details.update(min_eigenvalue=lam_min, tau=tau)
-    if relu:
-        kind = "dnn-dual"
-    elif problem.energy is not None:
-        kind = "lpm-sdp-dual"
-    else:
-        kind = "ufm-nuclear-dual"
-    exact = not relu and problem.features != "sphere"
-    return Certificate(lb - rounding, kind, exact, rounding, details)
+    if nonneg is not None:
+        S[:K, :K] -= nonneg
+        details["nonneg_multiplier_max"] = float(nonneg.max(initial=0.0))
+    return S, linear, details
 
 
-def _pad(N: NDArray[np.float64], K: int) -> NDArray[np.float64]:
+def _pad(block: NDArray[np.float64], K: int) -> NDArray[np.float64]:
     out = np.zeros((2 * K, 2 * K))
-    out[:K, :K] = N
+    out[:K, :K] = block
     return out
 
 
@@ -513,10 +580,10 @@ def _fit_multipliers(
     K: int,
     fit_nonneg: bool,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Nonnegative budget multipliers θ (and, for ReLU, Ν ≥ 0 on the pairs k < l) minimising
-    ‖Σ_i θ_i col_i − Ν V − target‖_F: the least-squares solution of the KKT stationarity
+    """Nonnegative budget multipliers θ (and, for ReLU, Ω ≥ 0 on the pairs k < l) minimising
+    ‖Σ_i θ_i col_i − Ω V − target‖_F: the least-squares solution of the KKT stationarity
     S V = 0 at the factor V = [h̄; W]."""
-    Nmat = np.zeros((K, K))
+    nonneg = np.zeros((K, K))
     cols = [c.ravel() for c in free_cols]
     pairs = [(k, l) for k in range(K) for l in range(k + 1, K)] if fit_nonneg else []
     M = V[:K]
@@ -526,7 +593,7 @@ def _fit_multipliers(
         c[l] = -M[k]
         cols.append(c.ravel())
     if not cols:
-        return np.zeros(0), Nmat
+        return np.zeros(0), nonneg
     A = np.stack(cols, axis=1)
     rhs = target.ravel()
     if pairs:
@@ -536,8 +603,8 @@ def _fit_multipliers(
     else:
         theta_all = _nonneg_lstsq(A, rhs)
     for (k, l), v in zip(pairs, theta_all[len(free_cols) :]):
-        Nmat[k, l] = Nmat[l, k] = v
-    return theta_all[: len(free_cols)], Nmat
+        nonneg[k, l] = nonneg[l, k] = v
+    return theta_all[: len(free_cols)], nonneg
 
 
 def _nonneg_lstsq(A: NDArray[np.float64], rhs: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -746,7 +813,7 @@ def certificate(solution: Solution) -> Certificate | None:
         duals += [balanced_dual(P0)]
         duals += [balanced_dual(d.logit_gradient) for d in duals[1:-1] if d is not None]
     if p.features == "relu" and not p.fixed_classifier:
-        # The free-feature bound (Ν = 0) is valid too — H ≥ 0 only raises the optimum — and it
+        # The free-feature bound (Ω = 0) is valid too — H ≥ 0 only raises the optimum — and it
         # is the tight one where the doubly-nonnegative fit at the point is degenerate (every
         # class dead, W = H = 0, λ_W ≠ λ_H: a gap of 1.0 against 3e-13).
         _, P0 = class_loss(p, M @ solution.W.T + (0.0 if b is None else b))
@@ -769,7 +836,7 @@ def relaxation_bound(solution: Solution, *, solver: str | None = None) -> Certif
 
     Not cheap (a conic solve: seconds at K = 20, minutes at K = 60), so :func:`attach` never
     calls it. Use it where the cheap certificate is loose: ReLU features with a learnable
-    classifier when K > :data:`DNN_MAX_K` (``attach`` then bounds with Ν = 0, the free-feature
+    classifier when K > :data:`DNN_MAX_K` (``attach`` then bounds with Ω = 0, the free-feature
     bound), or to check a cheap bound independently. The bound is the doubly-nonnegative
     relaxation's for ReLU features and the exact program's otherwise; it is computed at the
     solution's point from the solver's dual variables (:class:`DualPoint`), so it is valid

@@ -114,7 +114,7 @@ def test_relu_closed_form_is_certified_by_the_dnn_relaxation(lam):
 
 
 def test_relu_without_nonneg_multiplier_is_valid_but_loose():
-    # The free-feature bound (Ν = 0) is a valid bound of the ReLU problem, and lower than the
+    # The free-feature bound (Ω = 0) is a valid bound of the ReLU problem, and lower than the
     # ReLU optimum: the ReLU constraint matters here.
     lam = 1e-3
     p = Problem.from_counts((100, 100, 10, 10), dim=8, features="relu", decay=(lam, lam))
@@ -467,7 +467,7 @@ def test_relaxation_bound_recovers_what_the_cheap_relu_certificate_leaves_out(mo
         method="theory",
         tol=1e-10,
     )
-    # Above DNN_MAX_K the cheap certificate does not fit Ν: its bound is the free-feature one.
+    # Above DNN_MAX_K the cheap certificate does not fit Ω: its bound is the free-feature one.
     monkeypatch.setattr(certify, "DNN_MAX_K", 2)
     cheap = certificate(sol)
     assert cheap.kind == "dnn-dual" and f - cheap.lower_bound > 1e-3
