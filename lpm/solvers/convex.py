@@ -77,6 +77,7 @@ from numpy.typing import NDArray
 from lpm.certificate import DualPoint
 from lpm.classifiers import classifier_matrix
 from lpm.constraints import feasible_means, violation
+from lpm.gram import gram_factor, numerical_rank
 from lpm.objective import objective
 from lpm.problem import Problem
 from lpm.solution import Solution
@@ -401,23 +402,6 @@ def _low_rank_face(
 
 
 # ------------------------------------------------------------------------------------ recovery
-def _gram_factor(X: NDArray[np.float64], d: int) -> tuple[NDArray[np.float64], int, float]:
-    """V with V Vᵀ ≈ X, shape=[2K, d]: the top min(d, 2K) eigenpairs; and rank(X), the
-    fraction of X's trace that truncation to d dropped."""
-    X = 0.5 * (X + X.T)
-    lam, Q = np.linalg.eigh(X)
-    lam, Q = lam[::-1], Q[:, ::-1]
-    top = max(float(lam[0]), 0.0)
-    rank = int((lam > GRAM_RANK_RTOL * top).sum()) if top > 0 else 0
-    keep = min(d, X.shape[0])
-    pos = np.clip(lam[:keep], 0.0, None)
-    V = np.zeros((X.shape[0], d))
-    V[:, :keep] = Q[:, :keep] * np.sqrt(pos)
-    total = float(np.clip(lam, 0.0, None).sum())
-    dropped = float(np.clip(lam[keep:], 0.0, None).sum()) / total if total > 0 else 0.0
-    return V, rank, dropped
-
-
 def _rotate_nonnegative(
     A: NDArray[np.float64], B: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -450,7 +434,7 @@ def _recover(problem: Problem, kind: str, handles: dict[str, Any]) -> tuple:
         b = np.asarray(handles["b"].value, dtype=np.float64).reshape(K)
     if kind in ("gram", "uf-svm"):
         X = np.asarray(handles["X"].value, dtype=np.float64)
-        V, rank, dropped = _gram_factor(X, d)
+        V, rank, dropped = gram_factor(X, d, GRAM_RANK_RTOL)
         M, W = V[:K], V[K:]
         if problem.features == "relu":
             M, W = _rotate_nonnegative(M, W)
@@ -459,8 +443,7 @@ def _recover(problem: Problem, kind: str, handles: dict[str, Any]) -> tuple:
         Y = np.asarray(handles["Y"].value, dtype=np.float64)
         lam_W, lam_H = problem.decay[:2]
         u, s, vt = np.linalg.svd(Y)
-        top = float(s[0]) if s.size else 0.0
-        rank = int((s > GRAM_RANK_RTOL * top).sum()) if top > 0 else 0
+        rank = numerical_rank(s, GRAM_RANK_RTOL)
         keep = min(d, K)
         root = np.sqrt(s[:keep])
         M = np.zeros((K, d))
