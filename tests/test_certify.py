@@ -512,3 +512,42 @@ def test_relu_all_dead_with_unequal_decays_is_certified():
     sol = lpm.solve(p, method="gradient")
     assert abs(sol.objective - math.log(3)) < 1e-12
     assert sol.certified and sol.gap <= 1e-10
+
+
+# ------------------------------------------------------------------ the eigenvalue step at scale
+@pytest.mark.parametrize("shift", [0.0, 1e-13, 1e-9, 0.3])
+def test_the_shifted_cholesky_bound_is_below_the_smallest_eigenvalue(shift):
+    """Above DENSE_EIGEN_MAX rows the bound on λ_min comes from a Cholesky test: it must never
+    exceed the true λ_min (a PSD slack with a 150-fold cluster at 0, shifted down), and be within
+    resolution + rounding of it when λ_min is near 0."""
+    import lpm.certify as certify
+
+    rng = np.random.default_rng(3)
+    n = 300
+    F = rng.standard_normal((n, n // 2))
+    S = F @ F.T / n - shift * np.eye(n)
+    exact = float(np.linalg.eigvalsh(S)[0])
+    bound, how = certify.min_eigenvalue_bound(S, 1e-12)
+    assert n > certify.DENSE_EIGEN_MAX
+    assert bound <= exact
+    if shift <= 1e-13:
+        assert how == "cholesky" and exact - bound < 1e-9
+    else:  # a clearly negative λ_min: the factorisation breaks down, the dense value answers
+        assert how == "eigvalsh" and bound == exact
+
+
+def test_a_large_certificate_by_cholesky_agrees_with_the_dense_one(monkeypatch):
+    import lpm.certify as certify
+
+    K = 130  # 2K = 260 rows, above DENSE_EIGEN_MAX
+    p = Problem.balanced(K, 1, dim=K, energy=(1.0, 1.0))
+    E = simplex_etf(K, K)
+    f = objective(p, E, E)
+    fast = gram_certificate(p, E, E)
+    monkeypatch.setattr(certify, "DENSE_EIGEN_MAX", 10**6)
+    dense = gram_certificate(p, E, E)
+    assert (
+        fast.details["eigen_method"] == "cholesky" and dense.details["eigen_method"] == "eigvalsh"
+    )
+    assert fast.lower_bound <= dense.lower_bound + 1e-15 and fast.lower_bound <= f
+    assert f - fast.lower_bound < 0.1 * GAP_TOL * f
