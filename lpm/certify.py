@@ -92,7 +92,7 @@ from numpy.typing import NDArray
 from lpm.certificate import Certificate, DualPoint
 from lpm.classifiers import classifier_matrix
 from lpm.constraints import feasible_means
-from lpm.objective import ObjectiveData, loss_and_dlogits
+from lpm.objective import ObjectiveData, constant_penalty, loss_and_dlogits
 from lpm.problem import Problem
 from lpm.solution import Solution
 from lpm.tolerances import GAP_TOL
@@ -305,7 +305,7 @@ def _upper(
     feature, _ = _feature_side(problem)
     W, M = feasible_means(problem, W, M)
     value, _ = class_loss(problem, M @ W.T + bias)
-    value += problem.penalty_constant
+    value += constant_penalty(problem)
     if problem.decay is not None:
         lam_W, lam_H, lam_b = problem.decay
         if problem.classifier == "learnable":
@@ -413,7 +413,7 @@ def gram_certificate(
     if problem.bias != "none":
         bias_term, info = _bias_term(problem, g_b, upper, None)
         details.update(info)
-    lb = c0 + linear + psd_term + bias_term + problem.penalty_constant
+    lb = c0 + linear + psd_term + bias_term + constant_penalty(problem)
     rounding = _allowance(
         2 * problem.K,
         c0,
@@ -423,7 +423,7 @@ def gram_certificate(
         linear,
         program.tau * float(np.linalg.norm(S_scaled)),
         bias_term,
-        problem.penalty_constant,
+        constant_penalty(problem),
     )
     details.update(min_eigenvalue=lam_min, tau=program.tau)
     return Certificate(lb - rounding, _gram_kind(problem), _gram_exact(problem), rounding, details)
@@ -754,7 +754,7 @@ def fixed_certificate(
     g_b = P.sum(axis=0)
     descent = np.maximum(-g, 0.0) if problem.features == "relu" else -g
     norms = np.linalg.norm(descent, axis=1)
-    penalty_const = problem.penalty_constant
+    penalty_const = constant_penalty(problem)
     if feature == "average":
         inner = -math.sqrt(K * r2) * float(np.linalg.norm(norms))
     elif feature == "per-class":

@@ -551,3 +551,13 @@ def test_a_large_certificate_by_cholesky_agrees_with_the_dense_one(monkeypatch):
     )
     assert fast.lower_bound <= dense.lower_bound + 1e-15 and fast.lower_bound <= f
     assert f - fast.lower_bound < 0.1 * GAP_TOL * f
+
+
+def test_a_fixed_classifier_under_decay_is_certified_with_its_constant_penalty():
+    """The objective includes (λ_W/2)‖W‖² of the fixed classifier (1.46843, not the 1.30291
+    without it); the bound shifts by the same constant, so the gap still closes."""
+    p = Problem.from_counts((42, 103, 118, 24), dim=5, classifier="etf", decay=(0.08276, 0.01969))
+    sol = lpm.solve(p)
+    assert sol.certified and sol.certificate.kind == "fixed-linear"
+    assert abs(sol.objective - 1.46843) < 5e-6
+    assert 0.0 <= sol.gap <= GAP_TOL * sol.objective

@@ -78,7 +78,7 @@ from lpm.certificate import DualPoint
 from lpm.classifiers import classifier_matrix
 from lpm.constraints import feasible_means, violation
 from lpm.gram import gram_factor, numerical_rank
-from lpm.objective import objective
+from lpm.objective import constant_penalty, objective
 from lpm.problem import Problem
 from lpm.solution import Solution
 from lpm.solvers import Method, SolveOptions
@@ -244,7 +244,7 @@ def _gram_program(problem: Problem) -> tuple[cp.Problem, dict[str, Any]]:
     counts = np.asarray(problem.counts, dtype=np.float64)
     X = cp.Variable((2 * K, 2 * K), PSD=True)
     L, link, b = _logits(problem, X[:K, K:])
-    obj = _loss(problem, L) + _bias_penalty(problem, b) + problem.penalty_constant
+    obj = _loss(problem, L) + _bias_penalty(problem, b) + constant_penalty(problem)
     cons: list[cp.Constraint] = [link]
     handles: dict[str, Any] = {"X": X, "b": b, "link": link}
     diag = cp.diag(X)
@@ -281,7 +281,7 @@ def _fixed_program(problem: Problem) -> tuple[cp.Problem, dict[str, Any]]:
     counts = np.asarray(problem.counts, dtype=np.float64)
     M = cp.Variable((K, d), nonneg=problem.features == "relu")
     L, link, b = _logits(problem, M @ W.T)
-    obj = _loss(problem, L) + _bias_penalty(problem, b) + problem.penalty_constant
+    obj = _loss(problem, L) + _bias_penalty(problem, b) + constant_penalty(problem)
     cons: list[cp.Constraint] = [link]
     if problem.features == "sphere" or (problem.energy and problem.budget == "per-sample"):
         cons.append(cp.norm(M, 2, axis=1) <= math.sqrt(_feature_radius2(problem)))
