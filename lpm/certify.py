@@ -114,6 +114,7 @@ __all__ = [
     "min_eigenvalue_bound",
     "relaxation_bound",
     "svm_lower_bound",
+    "unregularised_mse_certificate",
 ]
 
 _log = logging.getLogger(__name__)
@@ -840,6 +841,26 @@ def fixed_svm_lower_bound(problem: Problem, multipliers: NDArray[np.float64]) ->
     return total - quad - _allowance(max(problem.K, problem.dim), total, quad)
 
 
+def unregularised_mse_certificate(problem: Problem) -> Certificate:
+    """The lower bound of unregularised MSE, whose minimum is attained at finite points.
+
+    The loss is a sum of squares, so 0 bounds it (``"zero-loss"``), exactly where zero loss is
+    attainable: with a learnable classifier when d ≥ K (or d ≥ K − 1 with a bias, since
+    I − 1bᵀ has rank K − 1 when bᵀ1 = 1). A learnable classifier without bias at d < K has the
+    exact bound of Eckart–Young–Mirsky (``"eckart-young"``): by Jensen the class means carry the
+    weights π_k, and Σ_k π_k ½‖z_k − e_k‖² = ½‖D^{1/2}(Z − I)‖_F² with D = diag(π) and
+    rank Z ≤ d, whose minimum is ½ × the sum of the K − d smallest π_k.
+    """
+    K, d = problem.K, problem.dim
+    if problem.fixed_classifier or problem.bias != "none" or d >= K:
+        attainable = not problem.fixed_classifier and d >= (K - 1 if problem.bias != "none" else K)
+        return Certificate(0.0, "zero-loss", attainable, 0.0)
+    dropped = np.sort(_weights(problem))[: K - d]
+    value = 0.5 * float(dropped.sum())
+    rounding = _allowance(K, value)
+    return Certificate(value - rounding, "eckart-young", True, rounding, {"rank": d})
+
+
 def balanced_dual(logit_gradient: NDArray[np.float64]) -> DualPoint:
     """The dual point P − (1/K) 1 g_bᵀ, g_b = Pᵀ1: its columns sum to 0, so a free bias costs
     the certificate nothing (up to rounding), while the rows keep their sums (CE's rows sum to 0,
@@ -861,11 +882,14 @@ def certificate(solution: Solution) -> Certificate | None:
 
     The bound from the solution's point; when ``solution.dual`` holds a convex solver's dual
     point, also the bound from it, and the larger is kept.
-    None for the unregularised model (its infimum is not attained; the UF-SVM bound lives in the
-    convex method's info) and for fixed classifiers with free or ReLU features and no scale
-    control.
+    The unregularised MSE model attains its minimum: :func:`unregularised_mse_certificate`.
+    None for the rest of the unregularised model (CE's infimum is not attained; the UF-SVM bound
+    lives in the convex method's info) and for fixed classifiers with free or ReLU features and
+    no scale control.
     """
     p = solution.problem
+    if p.regime == "unregularised" and p.loss == "mse" and p.features != "sphere":
+        return unregularised_mse_certificate(p)
     if p.regime == "unregularised" and not (p.fixed_classifier and p.features == "sphere"):
         return None
     if not math.isfinite(solution.objective):

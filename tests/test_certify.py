@@ -561,3 +561,30 @@ def test_a_fixed_classifier_under_decay_is_certified_with_its_constant_penalty()
     assert sol.certified and sol.certificate.kind == "fixed-linear"
     assert abs(sol.objective - 1.46843) < 5e-6
     assert 0.0 <= sol.gap <= GAP_TOL * sol.objective
+
+
+@pytest.mark.parametrize(
+    "kwargs,kind,value",
+    [
+        (dict(dim=3), "zero-loss", 0.0),
+        (dict(dim=2, bias="free"), "zero-loss", 0.0),
+        # d < K without bias: the best rank-2 fit drops the smallest class, ½·π_min = 1/18.
+        (dict(dim=2), "eckart-young", 1.0 / 18.0),
+    ],
+)
+def test_unregularised_mse_attains_its_minimum_and_is_certified(kwargs, kind, value):
+    p = Problem.from_counts((5, 3, 1), loss="mse", **kwargs)
+    sol = lpm.solve(p)
+    assert sol.certified and sol.certificate.kind == kind and sol.certificate.exact
+    assert abs(sol.objective - value) < 1e-12
+    assert sol.lower_bound <= sol.objective
+
+
+def test_unregularised_mse_with_a_fixed_classifier_keeps_the_trivial_bound():
+    # The ETF's rows span 1^⊥, so e_k is off by (1/K)1: the minimum is 1/(2K) > 0, above the
+    # bound 0, which is valid but not exact here: converged, not certified.
+    p = Problem.from_counts((5, 3, 1), dim=3, loss="mse", classifier="etf")
+    sol = lpm.solve(p)
+    assert sol.converged and not sol.certified
+    assert sol.certificate.exact is False and sol.lower_bound == 0.0
+    assert abs(sol.objective - 1.0 / 6.0) < 1e-12

@@ -81,7 +81,7 @@ class Method:
 
 
 def _gradient_supports(problem: Problem) -> str | None:
-    if problem.regime == "unregularised":
+    if problem.regime == "unregularised" and problem.loss != "mse":
         return (
             "the unregularised model has its infimum at infinity (only directions converge); "
             "use --method convex (the max-margin program whose solution is SELI) or add "
