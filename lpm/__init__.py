@@ -28,6 +28,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from lpm.certificate import Certificate
     from lpm.classifiers import etf_gram, random_classifier, simplex_etf
     from lpm.compare import compare
     from lpm.geometry import GeometryReport, geometry, measure
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 #: names is first used, so that ``import lpm`` (and the ``lpm`` command's ``--help`` and usage
 #: errors) do not pay for torch, SciPy and cvxpy before they are needed.
 _EXPORTS: dict[str, str] = {
+    "Certificate": "lpm.certificate",
     "etf_gram": "lpm.classifiers",
     "random_classifier": "lpm.classifiers",
     "simplex_etf": "lpm.classifiers",
@@ -61,6 +63,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "METHODS",
+    "Certificate",
     "GeometryReport",
     "Problem",
     "Solution",

@@ -12,15 +12,24 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from lpm.certificate import Certificate, DualPoint
 from lpm.files import atomic_write
 from lpm.problem import Problem
 from lpm.tolerances import GAP_TOL
 
 __all__ = ["STATUSES", "Solution", "jsonable", "load", "save", "solution_paths"]
 
-Status = Literal["converged", "max_iter", "inaccurate", "infeasible", "failed"]
-#: The fixed vocabulary of ``Solution.status``.
-STATUSES: tuple[str, ...] = ("converged", "max_iter", "inaccurate", "infeasible", "failed")
+Status = Literal["converged", "max_iter", "time_limit", "inaccurate", "infeasible", "failed"]
+#: The fixed vocabulary of ``Solution.status``: ``"time_limit"`` is a solve stopped by its
+#: wall-clock budget before converging.
+STATUSES: tuple[str, ...] = (
+    "converged",
+    "max_iter",
+    "time_limit",
+    "inaccurate",
+    "infeasible",
+    "failed",
+)
 
 
 @dataclass(frozen=True)
@@ -49,14 +58,17 @@ class Solution:
         the wall time of their whole batch).
     tol : float
         The residual tolerance the solve was judged against.
-    lower_bound : float or None
-        A certified lower bound on the global optimum, when one is available.
+    certificate : Certificate or None
+        A certified lower bound on the global optimum, when one is available (its
+        ``lower_bound`` is also :attr:`lower_bound`).
     message : str
         A readable stopping reason.
     restarts : tuple of float
         Objectives of every start of a multi-start solve (best first is not implied).
     info : dict
         Method-specific details (e.g. the rank of a convex program's Gram matrix).
+    dual : DualPoint or None
+        A convex program's dual variables, from which :mod:`lpm.certify` bounds the optimum.
     """
 
     problem: Problem
@@ -72,10 +84,11 @@ class Solution:
     iterations: int = 0
     seconds: float = 0.0
     tol: float = 0.0
-    lower_bound: float | None = None
+    certificate: Certificate | None = None
     message: str = ""
     restarts: tuple[float, ...] = ()
     info: dict[str, Any] = field(default_factory=dict)
+    dual: DualPoint | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -92,6 +105,11 @@ class Solution:
         return self.status == "converged"
 
     @property
+    def lower_bound(self) -> float | None:
+        """The certificate's lower bound on the global optimum, or None without one."""
+        return None if self.certificate is None else self.certificate.lower_bound
+
+    @property
     def gap(self) -> float | None:
         """objective − lower_bound, or None without a certificate."""
         if self.lower_bound is None:
@@ -106,7 +124,7 @@ class Solution:
         if not self.converged or gap is None:
             return False
         # A gap below −tol means the point beats a valid bound: it is not feasible.
-        return abs(gap) <= self.info.get("gap_tol", GAP_TOL) * max(1.0, abs(self.objective))
+        return abs(gap) <= self.certificate.gap_tol * max(1.0, abs(self.objective))
 
     @property
     def means(self) -> NDArray[np.float64]:
@@ -116,9 +134,9 @@ class Solution:
         np.add.at(M, self.problem.labels, self.H)
         return M / counts[:, None]
 
-    def with_certificate(self, lower_bound: float | None, **info: Any) -> Solution:
-        """A copy with a lower bound (and extra info) attached."""
-        return replace(self, lower_bound=lower_bound, info={**self.info, **info})
+    def with_certificate(self, certificate: Certificate | None, **info: Any) -> Solution:
+        """A copy with a certificate (and extra info) attached."""
+        return replace(self, certificate=certificate, info={**self.info, **info})
 
     def summary(self) -> dict[str, Any]:
         """The scalar fields as plain JSON (``solve --json`` without geometry)."""
@@ -134,6 +152,7 @@ class Solution:
             "tol": self.tol,
             "lower_bound": self.lower_bound,
             "gap": self.gap,
+            "certificate": None if self.certificate is None else self.certificate.to_dict(),
             "iterations": self.iterations,
             "seconds": self.seconds,
             "message": self.message,
@@ -316,9 +335,26 @@ def _solution(meta: dict[str, Any], arrays: dict[str, NDArray[np.float64]]) -> S
         iterations=int(meta["iterations"]),
         seconds=float(meta["seconds"]),
         tol=float(meta["tol"]),
-        lower_bound=None if meta["lower_bound"] is None else float(meta["lower_bound"]),
+        certificate=_certificate(meta),
         message=str(meta["message"]),
         restarts=tuple(math.nan if r is None else float(r) for r in meta["restarts"]),
         info=dict(meta["info"]),
     )
     return Solution(problem=problem, **arrays, **fields)
+
+
+def _certificate(meta: dict[str, Any]) -> Certificate | None:
+    """The certificate of a saved solution (a file without one, but with a bound, predates the
+    typed certificate: its bound is kept, of unknown kind)."""
+    if meta.get("certificate") is not None:
+        return Certificate.from_dict(meta["certificate"])
+    if meta.get("lower_bound") is None:
+        return None
+    info = meta.get("info", {})
+    return Certificate(
+        lower_bound=float(meta["lower_bound"]),
+        kind=str(info.get("certificate", "unknown")),
+        exact=bool(info.get("certificate_exact", False)),
+        rounding=float(info.get("certificate_rounding", 0.0)),
+        gap_tol=float(info.get("gap_tol", GAP_TOL)),
+    )

@@ -171,7 +171,6 @@ def _solve_one(problem: Problem, options: SolveOptions) -> Solution:
     value = objective(problem, W, H, b if problem.bias != "none" else None)
     if prediction.kind == "max_margin":
         residual = _svm_residual(problem, prediction, W, H)
-        lower_bound = None
         what = (
             "no minimiser exists (the infimum is at infinity); returned the max-margin UF-SVM "
             f"point, of value {prediction.objective:.10g}, whose direction is the limit"
@@ -183,7 +182,6 @@ def _solve_one(problem: Problem, options: SolveOptions) -> Solution:
         residual = kkt_residual(problem, W, H, b)
         what = "closed-form global optimum"
     # The predicted value is a paper's, not a certificate: lpm.certify attaches the bound.
-    lower_bound = None
     infeasible = violation(problem, W, H)
     if infeasible > tol:
         # float32 rounding can push the realised point out of its budgets: not an optimum.
@@ -207,7 +205,6 @@ def _solve_one(problem: Problem, options: SolveOptions) -> Solution:
         iterations=0,
         seconds=time.perf_counter() - start,
         tol=tol,
-        lower_bound=lower_bound,
         message=f"{what}: {prediction.reference}; {verdict}{device_note}",
         info={
             "kind": prediction.kind,
