@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lpm.problem import Problem
-from lpm.tolerances import CHECK_TOL
+from lpm.tolerances import CHECK_TOL, GAP_TOL
 
 __all__ = [
     "assert_certified_optimum",
@@ -103,7 +103,7 @@ def assert_certified_optimum(solution: Any) -> None:
         f"status {solution.status}, residual {solution.residual:.3g} (tol {solution.tol:.3g}), "
         f"gap {gap_text}, objective {solution.objective:.12g}; {solution.message}"
     )
-    gap_tol = solution.info.get("gap_tol", 1e-8)
+    gap_tol = GAP_TOL if solution.certificate is None else solution.certificate.gap_tol
     _fail("the solve is not a certified optimum", measured, gap_tol, _problem_of(solution))
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 import lpm
+from lpm.certificate import Certificate
 from lpm.files import atomic_write, check_directory, check_file
 from lpm.problem import Problem
 from lpm.progress import Progress
@@ -43,7 +44,7 @@ def solution() -> Solution:
         iterations=7,
         seconds=0.25,
         tol=1e-9,
-        lower_bound=0.25,
+        certificate=Certificate(0.25, "lpm-sdp-dual", exact=True, rounding=1e-15),
         message="stopped",
         restarts=(0.5, float("inf")),
         info={"rank": 2},

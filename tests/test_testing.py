@@ -62,7 +62,7 @@ def test_certified_optimum_fails_on_an_unconverged_solve():
 
 
 def test_certified_optimum_fails_without_a_certificate(balanced):
-    message = _message(assert_certified_optimum, replace(balanced, lower_bound=None))
+    message = _message(assert_certified_optimum, replace(balanced, certificate=None))
     assert "gap none" in message
 
 
