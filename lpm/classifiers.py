@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from lpm.gram import centring
 from lpm.problem import Problem
 
 __all__ = ["classifier_matrix", "etf_gram", "random_classifier", "simplex_etf"]
@@ -31,7 +32,7 @@ def etf_gram(K: int) -> NDArray[np.float64]:
     """Gram matrix of the unit simplex ETF, (K/(K−1)) (I_K − 11ᵀ/K), shape=[K, K]."""
     if K < 2:
         raise ValueError(f"a simplex ETF needs K ≥ 2 classes, got {K}")
-    return (K / (K - 1)) * (np.eye(K) - np.full((K, K), 1.0 / K))
+    return (K / (K - 1)) * centring(K)
 
 
 def simplex_etf(K: int, d: int, seed: int | np.random.Generator = 0) -> NDArray[np.float64]:

@@ -60,6 +60,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from lpm.gram import centring
 from lpm.theory import predict
 
 __all__ = [
@@ -121,11 +122,6 @@ def roundoff_atol(N: int, d: int, scale: float) -> float:
     return _ROUNDOFF_SAFETY * max(N, d) * _EPS * scale
 
 
-def _centering(K: int) -> NDArray[np.float64]:
-    """P_K = I_K − 11ᵀ/K, shape (K, K); ‖P_K‖_F = sqrt(K − 1)."""
-    return np.eye(K) - np.full((K, K), 1.0 / K)
-
-
 def _unit_frobenius(X: NDArray[np.float64]) -> NDArray[np.float64] | None:
     """X / ‖X‖_F computed without overflow or underflow, or None when X = 0."""
     peak = float(np.max(np.abs(X))) if X.size else 0.0
@@ -164,7 +160,7 @@ def etf_distance(
         Y = _unit_frobenius(X)
         G = None if Y is None else _unit_frobenius(Y @ Y.T)
     if target is None:
-        reference = _centering(K) / math.sqrt(K - 1)
+        reference = centring(K) / math.sqrt(K - 1)
     else:
         reference = _unit_frobenius(np.asarray(target, dtype=np.float64))
     if G is None or reference is None:

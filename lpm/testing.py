@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from lpm.gram import centring
 from lpm.problem import Problem
 from lpm.tolerances import CHECK_TOL, GAP_TOL
 
@@ -107,10 +108,6 @@ def assert_certified_optimum(solution: Any) -> None:
     _fail("the solve is not a certified optimum", measured, gap_tol, _problem_of(solution))
 
 
-def _centering(K: int) -> NDArray[np.float64]:
-    return np.eye(K) - np.full((K, K), 1.0 / K)
-
-
 def gram_distance(G: ArrayLike, target: str | ArrayLike, *, normalise: bool = False) -> float:
     """The distance of a Gram matrix G (K, K) from a target.
 
@@ -132,7 +129,7 @@ def gram_distance(G: ArrayLike, target: str | ArrayLike, *, normalise: bool = Fa
             return math.nan
         if target == "etf":
             K = G.shape[0]
-            return float(np.linalg.norm(G / size - _centering(K) / math.sqrt(K - 1)))
+            return float(np.linalg.norm(G / size - centring(K) / math.sqrt(K - 1)))
         return float(np.linalg.norm(G - np.diag(np.diag(G))) / size)
     T = np.asarray(target, dtype=np.float64)
     if T.shape != G.shape:

@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq
 
 from lpm.classifiers import etf_gram
+from lpm.gram import centring, numerical_rank
 from lpm.problem import Problem
 from lpm.tolerances import EXACT_RANK_RTOL, ROOT_XTOL
 
@@ -192,7 +193,8 @@ def _prediction(
     logits = None if wm_gram is None else wm_gram.T + b[None, :]
     rank = None
     if w_gram is not None and m_gram is not None and wm_gram is not None:
-        rank = _rank(np.block([[w_gram, wm_gram], [wm_gram.T, m_gram]]))
+        joint = np.block([[w_gram, wm_gram], [wm_gram.T, m_gram]])
+        rank = numerical_rank(np.linalg.eigvalsh((joint + joint.T) / 2), EXACT_RANK_RTOL)
     return Prediction(
         objective=None if objective is None else float(objective),
         w_gram=_frozen(w_gram),
@@ -209,15 +211,6 @@ def _prediction(
         rank=rank,
         extra={k: _frozen(v) if isinstance(v, np.ndarray) else v for k, v in extra.items()},
     )
-
-
-def _rank(G: NDArray[np.float64]) -> int:
-    """Numerical rank of a PSD matrix (eigenvalues above EXACT_RANK_RTOL × the largest)."""
-    eig = np.linalg.eigvalsh((G + G.T) / 2)
-    top = float(eig.max(initial=0.0))
-    if top <= 0.0:
-        return 0
-    return int((eig > EXACT_RANK_RTOL * top).sum())
 
 
 # --------------------------------------------------------------------------------- hypotheses
@@ -247,11 +240,6 @@ def _need_balanced(name: str, problem: Problem) -> None:
 
 def _need_dim(name: str, problem: Problem, rank: int, why: str) -> None:
     _need(name, problem.dim >= rank, f"dim ≥ {rank} ({why})", f"dim {problem.dim}")
-
-
-def _centering(K: int) -> NDArray[np.float64]:
-    """P_K = I_K − 11ᵀ/K, shape=[K, K]."""
-    return np.eye(K) - 1.0 / K
 
 
 def _softplus_margin(K: int, t: NDArray[np.float64] | float) -> NDArray[np.float64] | float:
@@ -670,7 +658,7 @@ def relu_ufm(problem: Problem) -> Prediction:
     a2 = t * np.sqrt(lam_W * (K - 1) / (lam_H * n * K))
     c2 = t * np.sqrt(lam_H * n * K / (lam_W * (K - 1)))
     value = float((n / N * _softplus_margin(K, t) + s * t).sum())
-    P = _centering(K)
+    P = centring(K)
     n_alive = int(alive.sum())
     _need_dim(name, problem, n_alive, "the surviving class means are orthogonal and nonnegative")
     return _prediction(
@@ -718,7 +706,7 @@ def _seli_grams(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, bool]:
     """(W Wᵀ, M Mᵀ, W Mᵀ, ‖Ẑ‖_*, dual certificate holds) of the UF-SVM for counts n."""
     K = len(n)
-    P = _centering(K)
+    P = centring(K)
     PDP = P @ np.diag(n) @ P
     w_gram = _psd_sqrt(PDP)
     d_half = np.sqrt(n)
@@ -1042,7 +1030,7 @@ def mse_ufm_free_bias(problem: Problem) -> Prediction:
     value = (K - 1) * (math.sqrt(n0) - z) ** 2 / (2 * N) + root * (K - 1) * z
     if factor > 0:
         _need_dim(name, problem, K - 1, "the centred frame has rank K − 1")
-    P = _centering(K)
+    P = centring(K)
     return _prediction(
         objective=value,
         w_gram=ratio * z * P,
