@@ -247,7 +247,9 @@ def constant_penalty(problem: Problem) -> float:
     >>> round(constant_penalty(p), 12)     # (0.5/2)·‖W‖², the unit ETF's ‖W‖² = K = 2
     0.5
     """
-    value = problem.penalty_constant
+    value = 0.0
+    if problem.features == "sphere" and problem.decay is not None:
+        value += 0.5 * problem.decay[1] * problem.N * problem.sphere_radius**2
     if problem.fixed_classifier and problem.decay is not None:
         W = classifier_matrix(problem)
         value += 0.5 * problem.decay[0] * float((W * W).sum())

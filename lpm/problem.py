@@ -341,14 +341,6 @@ class Problem:
         """The dot-regression target sqrt(E_W E_H) (Yang et al. 2022); 0 without energies."""
         return math.sqrt(self.energy[0] * self.energy[1]) if self.energy is not None else 0.0
 
-    @property
-    def penalty_constant(self) -> float:
-        """The part of the objective constant on the feasible set: (λ_H/2)·N·r² for spherical
-        features under weight decay (every ‖h_i‖² equals r²), else 0."""
-        if self.features == "sphere" and self.decay is not None:
-            return 0.5 * self.decay[1] * self.N * self.sphere_radius**2
-        return 0.0
-
     def to_dict(self) -> dict:
         """The JSON form of ../shared/INTERFACE.md (``problem`` object)."""
         return {
