@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 import lpm
+from lpm.bridge.commands import add_bridge_parser, add_measure_parser
 from lpm.compare import VARIANTS, compare, compare_geometry
 from lpm.geometry import measure
 from lpm.problem import BIASES, BUDGETS, CLASSIFIERS, FEATURES, LOSSES
@@ -74,6 +75,8 @@ COMMANDS: tuple[str, ...] = (
     "figures",
     "sweep",
     "bench",
+    "measure",
+    "bridge",
 )
 
 #: Environment variable that turns one-line errors back into tracebacks.
@@ -696,6 +699,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="cpu", help="cpu or cuda")
     bench.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
     bench.set_defaults(run=_cmd_bench)
+    for add in (add_measure_parser, add_bridge_parser):  # lpm.bridge.commands
+        add(sub, formatter_class=formatter, allow_abbrev=False)
     assert tuple(sub.choices) == COMMANDS
     return parser
 

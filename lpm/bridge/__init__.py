@@ -1,0 +1,1 @@
+"""Trained networks against the certified optimum (placeholder docstring)."""
