@@ -42,8 +42,8 @@ Examples
 >>> import numpy as np
 >>> from lpm.bridge.measure import gram_distance
 >>> G = np.array([[2.0, -1.0], [-1.0, 2.0]])
->>> gram_distance(3.0 * G, G)
-0.0
+>>> round(gram_distance(3.0 * G, G), 12), gram_distance(-G, G)
+(0.0, 1.0)
 
 References
 ----------
@@ -63,6 +63,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lpm.geometry import GeometryReport, measure
+from lpm.objective import objective
 from lpm.problem import Problem
 from lpm.solution import Solution, jsonable
 from lpm.solvers import solve
@@ -72,7 +73,9 @@ __all__ = [
     "FIXED_TOL",
     "GramComparison",
     "NetworkMeasurement",
+    "certified_optimum",
     "class_average_energy",
+    "compare_network",
     "fixed_classifier_optimum",
     "gram_distance",
     "load_network",
@@ -313,9 +316,7 @@ def _fixed_objective(W: NDArray[np.float64], H: NDArray[np.float64], y, lambda_h
     return float(np.mean(lse - Z[np.arange(len(y)), y]) + 0.5 * lambda_h * np.sum(H**2))
 
 
-def _objective_excess(
-    problem: Problem, optimum: Solution, W, H, y, b, budgets: dict[str, float]
-) -> float:
+def _objective_excess(problem: Problem, optimum: Solution, W, H, y, b) -> float:
     """f(W, H, b) − f* in the model's objective; nan where the network is not feasible for it."""
     order = np.argsort(y, kind="stable")
     H_sorted = H[order]
@@ -324,21 +325,38 @@ def _objective_excess(
     if problem.energy is not None:
         E_W, E_H = problem.energy
         slack = 1e-9
-        if budgets["E_W"] > E_W * (1 + slack) or budgets["E_H"] > E_H * (1 + slack):
+        if problem.budget == "per-sample":
+            feature_energy = float(np.max(np.sum(H**2, axis=1)))
+        else:
+            feature_energy = class_average_energy(H, y, problem.K)
+        w_energy = float(np.mean(np.sum(W**2, axis=1)))
+        if w_energy > E_W * (1 + slack) or feature_energy > E_H * (1 + slack):
             return math.nan
-    if problem.fixed_classifier and problem.decay is not None:
-        value = _fixed_objective(W, H_sorted, y[order], problem.decay[1])
-    elif problem.fixed_classifier:
-        return math.nan  # the problem's ETF and the network's W differ by a rotation
-    else:
-        from lpm.objective import objective
+    if problem.fixed_classifier:
+        from lpm.classifiers import classifier_matrix
 
+        if problem.decay is not None:
+            value = _fixed_objective(W, H_sorted, y[order], problem.decay[1])
+        elif np.allclose(W, classifier_matrix(problem), rtol=0, atol=1e-12):
+            value = objective(problem, None, H_sorted)
+        else:
+            return math.nan  # the problem's fixed rows and the network's differ (a rotation)
+    else:
         value = objective(problem, W, H_sorted, b if problem.bias != "none" else None)
     return value - optimum.objective
 
 
-def _optimum(problem: Problem, W: NDArray[np.float64], seed: int) -> Solution:
+def certified_optimum(problem: Problem, W: ArrayLike | None = None, seed: int = 0) -> Solution:
+    """The certified optimum of the matching model.
+
+    A fixed classifier under weight decay keeps the network's own ``W``
+    (:func:`fixed_classifier_optimum`); everything else is :func:`lpm.solve`.
+    """
     if problem.fixed_classifier and problem.decay is not None:
+        if W is None:
+            from lpm.classifiers import classifier_matrix
+
+            W = classifier_matrix(problem)
         return fixed_classifier_optimum(W, problem)
     if problem.classifier == "random":
         raise ValueError(
@@ -346,6 +364,40 @@ def _optimum(problem: Problem, W: NDArray[np.float64], seed: int) -> Solution:
             "the network's own W); give --decay LW,LH"
         )
     return solve(problem, seed=seed)
+
+
+def compare_network(
+    H: ArrayLike,
+    labels: ArrayLike,
+    W: ArrayLike,
+    b: ArrayLike | None,
+    problem: Problem,
+    optimum: Solution,
+    minority: tuple[int, ...] = (),
+) -> NetworkMeasurement:
+    """:func:`measure_network` against a model and optimum already at hand (same counts and d)."""
+    geometry = measure(W, H, labels, b, minority=minority)
+    if geometry.counts != problem.counts or np.shape(W)[1] != problem.dim:
+        raise ValueError(
+            f"the network has counts {list(geometry.counts)} and d = {np.shape(W)[1]}; the model "
+            f"has {list(problem.counts)} and d = {problem.dim}"
+        )
+    W = np.asarray(W, dtype=np.float64)
+    H = np.asarray(H, dtype=np.float64)
+    y = np.asarray(labels).astype(np.int64)
+    budgets = {
+        "E_W": float(np.mean(np.sum(W**2, axis=1))),
+        "E_H": class_average_energy(H, y, problem.K),
+    }
+    opt_geometry = measure(optimum.W, optimum.H, problem.labels, optimum.b, minority=minority)
+    grams = {
+        "classifier": GramComparison.of(geometry.w_gram, opt_geometry.w_gram),
+        "means": GramComparison.of(geometry.m_gram, opt_geometry.m_gram),
+        "cross": GramComparison.of(geometry.wm_gram, opt_geometry.wm_gram),
+    }
+    bias = None if b is None else np.asarray(b, dtype=np.float64)
+    excess = _objective_excess(problem, optimum, W, H, y, bias)
+    return NetworkMeasurement(geometry, problem, optimum, opt_geometry, grams, excess, budgets)
 
 
 def measure_network(
@@ -397,41 +449,42 @@ def measure_network(
     ValueError
         One line, on shapes, non-finite entries, labels out of range, empty classes, or a model
         the combination does not pose.
+
+    Examples
+    --------
+    >>> import numpy as np, lpm
+    >>> p = lpm.Problem.balanced(3, 4, dim=3, decay=(1e-2, 1e-2))
+    >>> opt = lpm.solve(p)
+    >>> r = measure_network(opt.H, p.labels, opt.W, decay=(1e-2, 1e-2))
+    >>> r.optimum.certified, round(r.grams["means"].distance, 6), round(r.objective_excess, 9)
+    (True, 0.0, 0.0)
     """
     geometry = measure(W, H, labels, b)  # validates W, H, labels and b
-    W = np.asarray(W, dtype=np.float64)
     H = np.asarray(H, dtype=np.float64)
+    W = np.asarray(W, dtype=np.float64)
     y = np.asarray(labels).astype(np.int64)
     K, d = W.shape
-    counts = geometry.counts
-    budgets = {
-        "E_W": float(np.mean(np.sum(W**2, axis=1))),
-        "E_H": class_average_energy(H, y, K),
-    }
     if decay is not None:
         energy = None
     elif isinstance(energy, str):
         if energy != "auto":
             raise ValueError(f"energy must be EW,EH or 'auto', got {energy!r}")
-        if budgets["E_W"] == 0.0 or budgets["E_H"] == 0.0:
+        energy = (float(np.mean(np.sum(W**2, axis=1))), class_average_energy(H, y, K))
+        if energy[0] == 0.0 or energy[1] == 0.0:
             raise ValueError("energy 'auto' needs a nonzero classifier and nonzero features")
-        energy = (budgets["E_W"], budgets["E_H"])
     problem = matching_problem(
-        counts, d, decay=decay, energy=energy, classifier=classifier, relu=relu, bias=b is not None
+        geometry.counts,
+        d,
+        decay=decay,
+        energy=energy,
+        classifier=classifier,
+        relu=relu,
+        bias=b is not None,
     )
     if minority is None:
         minority = problem.minority_classes
-    geometry = measure(W, H, y, b, minority=minority)
-    optimum = _optimum(problem, W, seed)
-    opt_geometry = measure(optimum.W, optimum.H, problem.labels, optimum.b, minority=minority)
-    grams = {
-        "classifier": GramComparison.of(geometry.w_gram, opt_geometry.w_gram),
-        "means": GramComparison.of(geometry.m_gram, opt_geometry.m_gram),
-        "cross": GramComparison.of(geometry.wm_gram, opt_geometry.wm_gram),
-    }
-    bias = None if b is None else np.asarray(b, dtype=np.float64)
-    excess = _objective_excess(problem, optimum, W, H, y, bias, budgets)
-    return NetworkMeasurement(geometry, problem, optimum, opt_geometry, grams, excess, budgets)
+    optimum = certified_optimum(problem, W, seed)
+    return compare_network(H, y, W, b, problem, optimum, tuple(minority))
 
 
 #: The arrays of a network file, and the shapes they must have.
