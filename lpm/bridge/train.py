@@ -128,7 +128,7 @@ class TrainConfig:
     epochs: int = 3000
     record_every: int = 150
     lr: float = 1e-3
-    width: int = 128
+    width: int = 64
     depth: int = 2
     dim: int = 32
     seed: int = 0
