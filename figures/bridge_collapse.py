@@ -56,6 +56,8 @@ def draw(data: dict[str, Any]) -> Figure:
     ax.plot(R, model, "-o", color="black", mfc="white", label="certified optimum (model)")
     ax.plot(R, net, "--s", color="C1", mec="black", mew=0.5, label="trained network")
     ax.set_xscale("log")
+    ax.set_xticks(R, [f"{r:g}" for r in R])
+    ax.minorticks_off()
     ax.set_xlabel("imbalance ratio $R = n_A/n_B$")
     ax.set_ylabel(r"minority separation $D_w/E_W$")
     ax.set_ylim(bottom=-0.05 * max(net.max(), model.max()))
