@@ -53,8 +53,10 @@ def draw(data: dict[str, Any]) -> Figure:
         ax.axvspan(
             lo, hi, facecolor="0.85", hatch="///", edgecolor="0.6", lw=0, label="model $R_0$"
         )
-    ax.plot(R, model, "-o", color="black", mfc="white", label="certified optimum (model)")
-    ax.plot(R, net, "--s", color="C1", mec="black", mew=0.5, label="trained network")
+    ax.plot(
+        R, model, "-o", color="black", mfc="white", markersize=9, label="certified optimum (model)"
+    )
+    ax.plot(R, net, "--s", color="C1", mec="black", mew=0.5, markersize=4, label="trained network")
     ax.set_xscale("log")
     ax.set_xticks(R, [f"{r:g}" for r in R])
     ax.minorticks_off()
@@ -96,7 +98,7 @@ def draw(data: dict[str, Any]) -> Figure:
     lam = data["lambda"]
     fig.suptitle(
         f"Digits, {data['counts_rule']}; MLP + learnable classifier, CE, "
-        rf"$\lambda_W$ = {lam[0]:g}, $\lambda_H$ = {lam[1]:g}; model $R_0$ in ({lo:g}, {hi:g}]",
+        rf"$\lambda_W$ = {lam[0]:g}, $\lambda_H$ = {lam[1]:g}; model $R_0$ in ({lo:.3g}, {hi:.3g}]",
         fontsize=8,
     )
     for a, tag in zip((ax, ax_t), "ab"):

@@ -78,7 +78,8 @@ def draw(data: dict[str, Any]) -> Figure:
         ax_f.set_xlabel("epoch (full batch)")
         panel_label(ax_g, f"({'abcd'[2 * col]})")
         panel_label(ax_f, f"({'abcd'[2 * col + 1]})")
-    axes[0, -1].legend(loc="upper right", ncols=2)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
     fig.suptitle(
         "How close does each trained last layer get to its model's certified optimum "
         "(0 = reached), and how fast?",
