@@ -40,7 +40,7 @@ MLP 64-64-64-32, λ_W = λ_H = 5e-3; 1,066 s wall on 2 CPU cores shared with oth
    the free-feature control reaches its optimum's 0.155 (trained 0.161). On digits the two
    rarest classes (n = 13, 10) end with *dead* features (h̄_k = 0, training error 5.6 %) where
    the optimum keeps them at norm ≈ 0.72: the boundary stationary points of the ReLU model
-   (docs/theory.md §3, pitfall 7) trap a trained network too.
+   (docs/theory.md §3 and §8) trap a trained network too.
 4. *Distance to the optimum.* The four heads without a ReLU get within 0.002–0.015 (class-mean
    Gram distance) of their certified optima on digits and 0.0005–0.010 on the mixture, with
    f − f* between 1e-5 and 2e-4 (the optima's certified gaps are ≤ 4e-9); fixed-classifier
