@@ -6,9 +6,10 @@ features pass a ReLU is trained on long-tailed digits (ρ = 10) with CE and the 
 the same MLP without the final ReLU ("free features") is the control, whose model optimum has
 nonzero cosines.
 
-(a) max|cos| of the trained class means against epochs; horizontal lines: each model's certified
-optimum. (b) per-class norms ‖h̄_k‖ at the end of training against n_k, trained (filled) and
-optimum (open).
+(a, b) max|cos| of the trained class means against epochs on digits and (full run) the Gaussian
+mixture, trained four times longer than the other experiments; horizontal lines: each model's
+certified optimum. (last) per-class norms ‖h̄_k‖ on digits at the end of training against n_k,
+trained (filled) and optimum (open).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from figures.canvas import PAGE, new_figure
 from figures.solving import Progress, quiet
@@ -42,32 +44,45 @@ def compute(quick: bool = False, progress: Progress = quiet) -> dict[str, Any]:
 
 
 def draw(data: dict[str, Any]) -> Figure:
-    """(a) max|cos(h̄_k, h̄_l)| against epochs with the optima; (b) ‖h̄_k‖ against n_k."""
+    """Per data set, max|cos(h̄_k, h̄_l)| against epochs with the optima; then ‖h̄_k‖ against n_k
+    on digits."""
+    names = list(data["datasets"])
     fig = new_figure(PAGE, 2.7)
-    ax, ax_n = fig.subplots(1, 2)
-    for head, h in data["heads"].items():
+    axes = fig.subplots(1, len(names) + 1)
+    for ax, name in zip(axes, names):
+        for head, h in data["datasets"][name].items():
+            marker, line, color, label = _STYLE[head]
+            ax.plot(
+                h["epochs"],
+                h["max_abs_cos_m"],
+                linestyle=line,
+                marker=marker,
+                color=color,
+                markersize=3,
+                mec="black",
+                mew=0.4,
+                label=f"{label}: trained",
+            )
+            ax.axhline(h["model_max_abs_cos_m"], color=color, linestyle=":", lw=1.2)
+            ax.annotate(
+                f"optimum {h['model_max_abs_cos_m']:.2f}",
+                (h["epochs"][-1], h["model_max_abs_cos_m"]),
+                xytext=(-4, 3),
+                textcoords="offset points",
+                ha="right",
+                fontsize=6,
+                color=color,
+            )
+        ax.set_xlabel("epoch (full batch)")
+        ax.set_ylabel(r"$\max_{k\neq l}|\cos(\bar h_k,\bar h_l)|$")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_title(name)
+    handles, _ = axes[0].get_legend_handles_labels()
+    handles.append(Line2D([], [], color="black", linestyle=":", label="certified optimum"))
+    axes[0].legend(handles=handles, loc="center right")
+    ax_n = axes[-1]
+    for head, h in data["datasets"][names[0]].items():
         marker, line, color, label = _STYLE[head]
-        ax.plot(
-            h["epochs"],
-            h["max_abs_cos_m"],
-            linestyle=line,
-            marker=marker,
-            color=color,
-            markersize=3,
-            mec="black",
-            mew=0.4,
-            label=f"{label}: trained",
-        )
-        ax.axhline(h["model_max_abs_cos_m"], color=color, linestyle=":", lw=1.2)
-        ax.annotate(
-            f"{label}: optimum {h['model_max_abs_cos_m']:.2f}",
-            (h["epochs"][-1], h["model_max_abs_cos_m"]),
-            xytext=(-4, 3),
-            textcoords="offset points",
-            ha="right",
-            fontsize=6,
-            color=color,
-        )
         counts = np.asarray(h["counts"])
         ax_n.plot(
             counts,
@@ -88,21 +103,16 @@ def draw(data: dict[str, Any]) -> Figure:
             ls="none",
             label=f"{label}: optimum",
         )
-    ax.set_xlabel("epoch (full batch)")
-    ax.set_ylabel(r"$\max_{k\neq l}|\cos(\bar h_k,\bar h_l)|$")
-    ax.set_ylim(-0.03, 1.03)
-    ax.legend(loc="upper right")
-    ax.set_title("trained (lines) vs certified optimum (dotted)")
     ax_n.set_xscale("log")
     ax_n.set_xlabel("class size $n_k$")
     ax_n.set_ylabel(r"class-mean norm $\|\bar h_k\|$")
-    ax_n.legend(loc="best")
-    ax_n.set_title("per-class norms after training")
+    ax_n.legend(loc="lower right", fontsize=6)
+    ax_n.set_title(f"per-class norms, {names[0]}")
     fig.suptitle(
-        "Long-tailed digits (ρ = 10), CE with the model's penalties: "
-        "do ReLU features become orthogonal?",
+        "Long-tailed data (ρ = 10), CE with the model's penalties: "
+        "do ReLU features become orthogonal across classes?",
         fontsize=8,
     )
-    for a, tag in zip((ax, ax_n), "ab"):
+    for a, tag in zip(axes, "abc"):
         panel_label(a, f"({tag})")
     return fig

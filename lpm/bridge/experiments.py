@@ -98,6 +98,8 @@ class Settings:
         Also train on the Gaussian mixture in :func:`distance_to_optimum`.
     bisect : bool
         Locate the model's R₀ between grid points by bisection on n_B.
+    relu_longer : int
+        :func:`relu_orthogonality` trains this many times more epochs.
     """
 
     config: TrainConfig
@@ -106,6 +108,7 @@ class Settings:
     rhos: tuple[float, ...] = (10.0, 100.0)
     mixture: bool = True
     bisect: bool = True
+    relu_longer: int = 4
 
 
 QUICK = Settings(
@@ -114,6 +117,7 @@ QUICK = Settings(
     ratios=(1.0, 5.0, 50.0),
     mixture=False,
     bisect=False,
+    relu_longer=1,
 )
 FULL = Settings(
     TrainConfig(epochs=2400, record_every=150),
@@ -251,8 +255,14 @@ def dr_versus_ce(
     return out
 
 
-def _long_tail_run(name: str, head: str, settings: Settings, cache: _Cache, progress) -> Run:
+def _long_tail_run(
+    name: str, head: str, settings: Settings, cache: _Cache, progress, longer: int = 1
+) -> Run:
     config = replace(settings.config, seed=settings.seeds[0])
+    if longer > 1:
+        config = replace(
+            config, epochs=longer * config.epochs, record_every=longer * config.record_every
+        )
     data = long_tailed(cache.dataset(name), 10.0, N_MAX, seed=config.seed)
     return cache.run(("lt", name, 10.0, head, config), data, head, config, progress)
 
@@ -260,25 +270,33 @@ def _long_tail_run(name: str, head: str, settings: Settings, cache: _Cache, prog
 def relu_orthogonality(
     settings: Settings = QUICK, progress: Progress = _quiet, cache: _Cache | None = None
 ) -> dict[str, Any]:
-    """Experiment 3: max_{k≠l}|cos(h̄_k, h̄_l)| over training, ReLU vs free features (ρ = 10)."""
+    """Experiment 3: max_{k≠l}|cos(h̄_k, h̄_l)| over training, ReLU vs free features (ρ = 10),
+    trained ``settings.relu_longer`` times longer than the other experiments."""
     cache = cache or _Cache()
-    out: dict[str, Any] = {"heads": {}}
-    for head in ("relu-ce", "learnable-ce"):
-        run = _long_tail_run("digits", head, settings, cache, progress)
-        progress(f"bridge: certified optimum of the {head} model")
-        problem, opt = run_optimum(run, cache.optima)
-        rows = trajectory(run, problem, opt, _tail(run.counts))
-        out["heads"][head] = {
-            "epochs": [r["epoch"] for r in rows],
-            "max_abs_cos_m": [r["max_abs_cos_m"] for r in rows],
-            "model_max_abs_cos_m": _optimum_cos(opt, problem),
-            "model_certified": opt.certified,
-            "train_error": [r["train_error"] for r in rows],
-            "m_norms": rows[-1]["m_norms"],
-            "model_m_norms": np.linalg.norm(opt.means, axis=1),
-            "counts": run.counts,
-        }
-    out["certified"] = all(h["model_certified"] for h in out["heads"].values())
+    names = ("digits", "gaussian-mixture") if settings.mixture else ("digits",)
+    out: dict[str, Any] = {"datasets": {}}
+    certified = True
+    for name in names:
+        heads = {}
+        for head in ("relu-ce", "learnable-ce"):
+            run = _long_tail_run(name, head, settings, cache, progress, settings.relu_longer)
+            progress(f"bridge: certified optimum of the {head} model")
+            problem, opt = run_optimum(run, cache.optima)
+            rows = trajectory(run, problem, opt, _tail(run.counts))
+            certified &= bool(opt.certified)
+            heads[head] = {
+                "epochs": [r["epoch"] for r in rows],
+                "max_abs_cos_m": [r["max_abs_cos_m"] for r in rows],
+                "model_max_abs_cos_m": _optimum_cos(opt, problem),
+                "model_certified": opt.certified,
+                "train_error": [r["train_error"] for r in rows],
+                "gram_distance_means": [r["gram_distance"]["means"] for r in rows],
+                "m_norms": rows[-1]["m_norms"],
+                "model_m_norms": np.linalg.norm(opt.means, axis=1),
+                "counts": run.counts,
+            }
+        out["datasets"][name] = heads
+    out["certified"] = certified
     return out
 
 
@@ -362,11 +380,13 @@ def summary(data: dict[str, Any]) -> str:
             acc = np.asarray(per_rho[i]["minority_accuracy"])
             parts.append(f"{head} {acc.mean():.3f} ± {acc.std():.3f}")
         lines.append(f"minority test accuracy at rho = {rho:g}: " + ", ".join(parts))
-    for head, h in data["relu"]["heads"].items():
-        lines.append(
-            f"{head}: max|cos(h̄_k, h̄_l)| {h['max_abs_cos_m'][0]:.3f} → "
-            f"{h['max_abs_cos_m'][-1]:.3f} (optimum {h['model_max_abs_cos_m']:.3f})"
-        )
+    for name, heads in data["relu"]["datasets"].items():
+        for head, h in heads.items():
+            lines.append(
+                f"{name} {head}: max|cos(h̄_k, h̄_l)| {h['max_abs_cos_m'][0]:.3f} → "
+                f"{h['max_abs_cos_m'][-1]:.3f} after {h['epochs'][-1]} epochs "
+                f"(optimum {h['model_max_abs_cos_m']:.3f})"
+            )
     for name, heads in data["distance"]["datasets"].items():
         for head, h in heads.items():
             g = {k: v[-1] for k, v in h["gram_distance"].items()}
