@@ -79,7 +79,7 @@ def draw(data: dict[str, Any]) -> Figure:
         ax.set_title(name)
     handles, _ = axes[0].get_legend_handles_labels()
     handles.append(Line2D([], [], color="black", linestyle=":", label="certified optimum"))
-    axes[0].legend(handles=handles, loc="center right")
+    fig.legend(handles=handles, loc="outside lower center", ncols=3)
     ax_n = axes[-1]
     for head, h in data["datasets"][names[0]].items():
         marker, line, color, label = _STYLE[head]
@@ -106,7 +106,20 @@ def draw(data: dict[str, Any]) -> Figure:
     ax_n.set_xscale("log")
     ax_n.set_xlabel("class size $n_k$")
     ax_n.set_ylabel(r"class-mean norm $\|\bar h_k\|$")
-    ax_n.legend(loc="lower right", fontsize=6)
+    relu = data["datasets"][names[0]].get("relu-ce")
+    if relu is not None:
+        dead = [n for n, m in zip(relu["counts"], relu["m_norms"]) if m < 1e-8]
+        if dead:
+            ax_n.annotate(
+                f"trained ReLU: {len(dead)} class{'es' if len(dead) > 1 else ''} dead "
+                r"($\bar h_k = 0$)",
+                (min(dead), 0.0),
+                xytext=(8, 14),
+                textcoords="offset points",
+                fontsize=6,
+                arrowprops={"arrowstyle": "->", "lw": 0.6},
+            )
+    ax_n.legend(loc="center", fontsize=6)
     ax_n.set_title(f"per-class norms, {names[0]}")
     fig.suptitle(
         "Long-tailed data (ρ = 10), CE with the model's penalties: "

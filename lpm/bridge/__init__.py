@@ -44,7 +44,7 @@ The experiments (:mod:`lpm.bridge.experiments`) and ``lpm bridge``
 ::
 
     lpm bridge --quick --out bridge_out     # one seed, 600 epochs: 110 s wall, 53 s CPU
-    lpm bridge --out bridge_out             # 5 seeds, 2,400 epochs: 1,066 s on 2 busy cores
+    lpm bridge --out bridge_out             # 5 seeds, 2,400 epochs: 763 s wall, 326 s CPU
 
 write ``bridge.json`` and the figures ``bridge_collapse``, ``bridge_accuracy``, ``bridge_relu``,
 ``bridge_distance`` (also in ``lpm figures``).

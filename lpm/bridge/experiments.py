@@ -19,8 +19,8 @@
 certified (``certified`` flags in the results say so; a result without it is reported as such).
 
 Findings of the full run (``lpm bridge``: 5 seeds, 2,400 full-batch Adam epochs, lr 1e-3,
-MLP 64-64-64-32, λ_W = λ_H = 5e-3; 1,066 s wall on 2 CPU cores shared with other jobs)
--------------------------------------------------------------------------------------------
+MLP 64-64-64-32, λ_W = λ_H = 5e-3; 763 s wall, 326 s CPU, on 2 cores shared with other jobs)
+----------------------------------------------------------------------------------------
 1. *Minority collapse: reproduced, at the model's threshold.* The model's certified optimum has
    R₀ in (12.5, 14.3] (bisection on n_B). The trained classifier's D_w/E_W equals the optimum's
    to three digits below it — R = 1, 2, 5, 10: 2.224 / 2.222, 1.562 / 1.561, 0.822 / 0.822,
@@ -34,13 +34,16 @@ MLP 64-64-64-32, λ_W = λ_H = 5e-3; 1,066 s wall on 2 CPU cores shared with oth
    accuracy 0.915 vs 0.886 and 0.725 vs 0.674). The setting differs from theirs (a small MLP,
    full batch, no BatchNorm, DR on normalised features ½(w_yᵀĥ − 1)², the CE head regularised by
    the model's λ_H‖H‖² penalty, no tuning): on this data and these heads, DR is worse.
-3. *ReLU features: orthogonality not reached in 2,400 epochs.* The ReLU model's optimum has
-   orthogonal class means (max|cos| = 0); the trained ReLU net goes from 0.993 to 0.331 and its
-   class-mean Gram stays at distance 0.58 (digits) / 0.32 (mixture) from the optimum's, while
-   the free-feature control reaches its optimum's 0.155 (trained 0.161). On digits the two
-   rarest classes (n = 13, 10) end with *dead* features (h̄_k = 0, training error 5.6 %) where
-   the optimum keeps them at norm ≈ 0.72: the boundary stationary points of the ReLU model
-   (docs/theory.md §3 and §8) trap a trained network too.
+3. *ReLU features: orthogonal, after long training; on digits at a wrong point.* The ReLU
+   model's optimum has orthogonal class means (max|cos| = 0). Trained 9,600 epochs (four times
+   the others), the ReLU net's max|cos(h̄_k, h̄_l)| falls from 0.86 to 0.000 on the mixture
+   (at 2,400 epochs it was still 0.34), with per-class norms within 0.02 of the optimum's and a
+   class-mean Gram distance 0.011: Dang et al.'s geometry, reproduced. On digits it also reaches
+   0.000, but the two rarest classes (n = 13, 10) end with *dead* features (h̄_k = 0, training
+   error 5.6 %) where the optimum keeps them at norm 0.73 and 0.72 (Gram distance 0.51): the
+   boundary stationary points of the ReLU model (docs/theory.md §3 and §8) trap the trained
+   network too (dead classes in each of seeds 0, 1, 2 tried). The free-feature control reaches
+   its optimum's 0.155 in ~1,000 epochs.
 4. *Distance to the optimum.* The four heads without a ReLU get within 0.002–0.015 (class-mean
    Gram distance) of their certified optima on digits and 0.0005–0.010 on the mixture, with
    f − f* between 1e-5 and 2e-4 (the optima's certified gaps are ≤ 4e-9); fixed-classifier
