@@ -35,7 +35,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -288,8 +288,3 @@ def train(
         tuple(snapshots),
         time.perf_counter() - start,
     )
-
-
-def with_seed(config: TrainConfig, seed: int) -> TrainConfig:
-    """``config`` with another initialisation seed."""
-    return replace(config, seed=seed)
