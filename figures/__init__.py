@@ -47,6 +47,10 @@ FIGURES: tuple[str, ...] = (
     "seli",
     "classifiers",
     "decay",
+    "bridge_collapse",
+    "bridge_accuracy",
+    "bridge_relu",
+    "bridge_distance",
 )
 
 #: The one style file of every figure.

@@ -811,6 +811,30 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # ------------------------------------------------------------------------------------ parser
+def _measure_arguments(parser: argparse.ArgumentParser) -> None:
+    from lpm.bridge.commands import measure_arguments  # argparse only: no torch
+
+    measure_arguments(parser)
+
+
+def _cmd_measure(args: argparse.Namespace) -> int:
+    from lpm.bridge.commands import run_measure
+
+    return run_measure(args)
+
+
+def _bridge_arguments(parser: argparse.ArgumentParser) -> None:
+    from lpm.bridge.commands import bridge_arguments
+
+    bridge_arguments(parser)
+
+
+def _cmd_bridge(args: argparse.Namespace) -> int:
+    from lpm.bridge.commands import run_bridge
+
+    return run_bridge(args)
+
+
 @dataclass(frozen=True)
 class Subcommand:
     """One subcommand of ``lpm``: its flags and its handler (which returns the exit code)."""
@@ -882,6 +906,26 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         _cmd_bench,
         "Each row: lpm's time, a baseline's time on the same problem in the same run, their\n"
         "ratio (baseline / lpm; > 1: lpm is faster) and the accuracy both reached.",
+    ),
+    Subcommand(
+        "measure",
+        "a trained network's last layer against the certified optimum of its model",
+        _measure_arguments,
+        _cmd_measure,
+        "Geometry of a trained network's last layer (features H, labels, classifier W, bias\n"
+        "b) and the distance of its Grams W Wᵀ, M Mᵀ, W Mᵀ to those of the certified optimum\n"
+        "of the matching model at the same class counts: min over c ≥ 0 of\n"
+        "‖G − c G*‖_F / ‖G‖_F (0: the same shape; 1: no resemblance). Files are .npy arrays\n"
+        "(never pickles) or one .npz with keys H, labels, W and optionally b.",
+    ),
+    Subcommand(
+        "bridge",
+        "train small networks and hold their last layers against the certified optima",
+        _bridge_arguments,
+        _cmd_bridge,
+        "Train small MLPs (CPU, deterministic) on scikit-learn's digits and a Gaussian\n"
+        "mixture, long-tailed, with the heads of the seed papers, and compare their last\n"
+        "layers with the certified optima; writes bridge.json and the four bridge figures.",
     ),
 )
 

@@ -43,8 +43,8 @@ def _check_outputs(paths: list[Path], names: list[str], out: Path) -> None:
 
 
 def test_figure_names_and_modules():
-    assert len(figures.FIGURES) == 7
-    assert len(set(figures.FIGURES)) == 7
+    assert len(figures.FIGURES) == 11
+    assert len(set(figures.FIGURES)) == 11
     for name in figures.FIGURES:
         module = figures.module(name)
         assert callable(module.compute) and callable(module.draw)
