@@ -46,13 +46,13 @@ def measure_arguments(p: argparse.ArgumentParser) -> None:
         "--energy",
         metavar="EW,EH|auto",
         default="auto",
-        help="layer-peeled budgets; 'auto' (default) takes the network's own",
+        help="layer-peeled budgets EW,EH, or 'auto': the network's own",
     )
     p.add_argument(
         "--classifier-model",
         choices=CLASSIFIERS,
         default="learnable",
-        help="the network's classifier was trained (default) or fixed (etf, random)",
+        help="the network's classifier: trained (learnable) or fixed (etf, random)",
     )
     p.add_argument("--relu", action="store_true", help="the model's features are nonnegative")
     p.add_argument("--minority", metavar="K1,K2,...", help="classes for the minority separation")

@@ -62,6 +62,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from lpm.certificate import Certificate
 from lpm.geometry import GeometryReport, measure
 from lpm.objective import objective
 from lpm.problem import Problem
@@ -264,8 +265,8 @@ def fixed_classifier_optimum(W: ArrayLike, problem: Problem) -> Solution:
     Returns
     -------
     Solution
-        ``method="newton-fixed"``, H of shape (N, d) grouped by class, objective without the
-        constant (λ_W/2)‖W‖².
+        ``method="newton-fixed"``, H of shape (N, d) grouped by class; its objective includes the
+        constant (λ_W/2)‖W‖² of the fixed classifier, as the package's objective does.
     """
     W = np.asarray(W, dtype=np.float64)
     K, d = W.shape
@@ -291,6 +292,7 @@ def fixed_classifier_optimum(W: ArrayLike, problem: Problem) -> Solution:
         worst = max(worst, float(np.linalg.norm(grad)))
         means[k] = h
     H = np.repeat(means, counts, axis=0)
+    value += 0.5 * problem.decay[0] * float((W * W).sum())  # the fixed classifier's penalty
     status = "converged" if worst <= FIXED_TOL else "max_iter"
     return Solution(
         problem=problem,
@@ -302,18 +304,26 @@ def fixed_classifier_optimum(W: ArrayLike, problem: Problem) -> Solution:
         status=status,
         method="newton-fixed",
         tol=FIXED_TOL,
-        lower_bound=value - bound_gap,
+        certificate=Certificate(
+            lower_bound=value - bound_gap,
+            kind="strong-convexity",
+            exact=True,
+            rounding=0.0,
+            details={"gradient_norm": worst},
+        ),
         message=f"per-class Newton, largest gradient norm {worst:.2e}",
-        info={"certificate": "strong convexity"},
     )
 
 
-def _fixed_objective(W: NDArray[np.float64], H: NDArray[np.float64], y, lambda_h: float) -> float:
-    """(1/N) Σ_i CE(W h_i, y_i) + (λ_H/2)‖H‖_F² for a fixed W (no constant (λ_W/2)‖W‖²)."""
+def _fixed_objective(
+    W: NDArray[np.float64], H: NDArray[np.float64], y, lambda_w: float, lambda_h: float
+) -> float:
+    """(1/N) Σ_i CE(W h_i, y_i) + (λ_W/2)‖W‖_F² + (λ_H/2)‖H‖_F² for a fixed W."""
     Z = H @ W.T
     top = Z.max(axis=1, keepdims=True)
     lse = np.log(np.sum(np.exp(Z - top), axis=1)) + top[:, 0]
-    return float(np.mean(lse - Z[np.arange(len(y)), y]) + 0.5 * lambda_h * np.sum(H**2))
+    penalty = 0.5 * lambda_w * np.sum(W**2) + 0.5 * lambda_h * np.sum(H**2)
+    return float(np.mean(lse - Z[np.arange(len(y)), y]) + penalty)
 
 
 def _objective_excess(problem: Problem, optimum: Solution, W, H, y, b) -> float:
@@ -336,7 +346,7 @@ def _objective_excess(problem: Problem, optimum: Solution, W, H, y, b) -> float:
         from lpm.classifiers import classifier_matrix
 
         if problem.decay is not None:
-            value = _fixed_objective(W, H_sorted, y[order], problem.decay[1])
+            value = _fixed_objective(W, H_sorted, y[order], problem.decay[0], problem.decay[1])
         elif np.allclose(W, classifier_matrix(problem), rtol=0, atol=1e-12):
             value = objective(problem, None, H_sorted)
         else:
