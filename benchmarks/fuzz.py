@@ -77,6 +77,8 @@ OBJECTIVE_RTOL = 1e-8
 #: Relative constraint violation beyond which a returned point is infeasible (float64; a convex
 #: solver's point is feasible to ~1e-9, a float32 one is rounded in float64 by the package).
 FEASIBILITY_TOL = 1e-6
+#: A solve still running at this multiple of the time limit is killed (and counted over time).
+HARD_LIMIT = 1.5
 #: A searched point below a value by more than this (relative to max(1, |value|)) beats it.
 BEAT_RTOL = 1e-6
 
@@ -354,7 +356,7 @@ def _exchange(problem, dtype, time_limit, starts, seed) -> tuple[dict | None, li
     proc.start()
     answer, points, killed = None, [], False
     try:
-        if parent.poll(max(2 * time_limit, time_limit + 30)):
+        if parent.poll(HARD_LIMIT * time_limit):
             answer = parent.recv()
             if parent.poll(60 + 10 * starts):
                 points = parent.recv()["points"]
@@ -502,7 +504,13 @@ def main(argv: list[str] | None = None) -> int:
     def progress(c: Case) -> None:
         if not args.quiet:
             flags = ",".join(c.flags) or "ok"
-            print(f"[{c.index}] {c.seconds:6.1f}s {c.method}/{c.status} {flags}", flush=True)
+            p = c.problem
+            what = (
+                f"K={p['K']} N={p['N']} d={p['dim']} {p['loss']} {p['classifier']} {p['features']}"
+            )
+            print(
+                f"[{c.index}] {c.seconds:6.1f}s {c.method}/{c.status} {flags}  ({what})", flush=True
+            )
 
     started = time.perf_counter()
     counts, cases = run(
