@@ -302,15 +302,22 @@ def _solve_options(time_limit: float, dtype: str) -> dict[str, Any]:
     return options
 
 
-def _child(conn, problem: lpm.Problem, dtype: str, time_limit: float, starts: int, seed: int):
+def _child(conn, problem, dtype, time_limit, starts, seed, with_global):
     """Solve, send the answer, then search and send the points (a hang loses neither)."""
     import torch
+
+    from lpm.solvers import SolveOptions
+    from lpm.solvers.global_search import improve, needs_global_search
 
     torch.set_num_threads(1)
     start = time.perf_counter()
     answer: dict[str, Any] = {}
     try:
         sol = lpm.solve(problem, **_solve_options(time_limit, dtype))
+        if with_global and not sol.certified and needs_global_search(problem):
+            # What auto does once the global search is wired in: the rest of the time limit.
+            deadline = time.monotonic() + time_limit - (time.perf_counter() - start)
+            sol = improve(problem, sol, SolveOptions(seed=seed), deadline)
         answer = {
             "W": sol.W, "H": sol.H, "b": sol.b, "objective": sol.objective,
             "lower_bound": sol.lower_bound, "certified": sol.certified, "status": sol.status,
@@ -348,11 +355,15 @@ class Case:
         return f"lpm.solve(lpm.Problem.from_dict({self.problem!r}), dtype={self.dtype!r})"
 
 
-def _exchange(problem, dtype, time_limit, starts, seed) -> tuple[dict | None, list, bool]:
+def _exchange(
+    problem, dtype, time_limit, starts, seed, with_global
+) -> tuple[dict | None, list, bool]:
     """Run :func:`_child` in a forked process: (answer or None, points, killed)."""
     context = multiprocessing.get_context("fork")
     parent, child = context.Pipe(duplex=False)
-    proc = context.Process(target=_child, args=(child, problem, dtype, time_limit, starts, seed))
+    proc = context.Process(
+        target=_child, args=(child, problem, dtype, time_limit, starts, seed, with_global)
+    )
     proc.start()
     answer, points, killed = None, [], False
     try:
@@ -440,6 +451,7 @@ def run(
     starts: int = 3,
     fixed_penalty: bool = True,
     max_samples: int = 20_000,
+    with_global: bool = False,
     progress=None,
 ) -> tuple[dict[str, int], list[Case]]:
     """Fuzz n random problems from ``seed``; returns the counts (:data:`COUNTS`) and the cases."""
@@ -448,7 +460,9 @@ def run(
     for i in range(n):
         problem, dtype = random_problem(rng, max_samples)
         case = Case(index=i, problem=problem.to_dict(), dtype=dtype)
-        answer, points, killed = _exchange(problem, dtype, time_limit, starts, seed + i)
+        answer, points, killed = _exchange(
+            problem, dtype, time_limit, starts, seed + i, with_global
+        )
         if killed:
             answer = {"killed": True, "seconds": math.inf}
         judge(case, problem, answer, points, time_limit=time_limit, fixed_penalty=fixed_penalty)
@@ -480,6 +494,12 @@ def table(counts: dict[str, int], cases: list[Case]) -> str:
     return "\n".join(lines)
 
 
+def _write_json(path: str, cases: list[Case], seed: int, counts: dict | None = None) -> None:
+    data = {"seed": seed, "counts": counts, "cases": [vars(c) for c in cases]}
+    with open(path, "w") as fh:
+        json.dump(lpm.solution.jsonable(data), fh, indent=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.fuzz", description=__doc__.split("\n")[0]
@@ -495,13 +515,25 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="include (λ_W/2)‖W‖² of a fixed classifier under decay in the checker's objective",
     )
+    parser.add_argument(
+        "--global",
+        dest="with_global",
+        action="store_true",
+        help="follow an uncertified solve of a nonconvex variant by global_search.improve "
+        "within the same time limit (what auto does once it is wired in)",
+    )
     parser.add_argument("--json", metavar="PATH", help="write the counts and cases as JSON")
     parser.add_argument("--quiet", action="store_true", help="no line per case")
     args = parser.parse_args(argv)
     if args.n < 1 or args.time_limit <= 0 or args.starts < 0:
         parser.error("--n and --time-limit must be positive and --starts nonnegative")
 
+    done: list[Case] = []
+
     def progress(c: Case) -> None:
+        done.append(c)
+        if args.json:  # rewritten after every case: an interrupted run keeps what it measured
+            _write_json(args.json, done, args.seed)
         if not args.quiet:
             flags = ",".join(c.flags) or "ok"
             p = c.problem
@@ -520,14 +552,13 @@ def main(argv: list[str] | None = None) -> int:
         starts=args.starts,
         fixed_penalty=args.fixed_penalty,
         max_samples=args.max_samples,
+        with_global=args.with_global,
         progress=progress,
     )
     print(table(counts, cases))
     print(f"{args.n} problems in {time.perf_counter() - started:.0f} s (seed {args.seed})")
     if args.json:
-        data = {"counts": counts, "cases": [vars(c) for c in cases], "seed": args.seed}
-        with open(args.json, "w") as fh:
-            json.dump(lpm.solution.jsonable(data), fh, indent=1)
+        _write_json(args.json, cases, args.seed, counts)
     bad = sum(counts[k] for k in ("false_certificate", "invalid_bound", "crash_or_nan"))
     return 1 if bad else 0
 

@@ -132,6 +132,13 @@ def test_keeps_the_deadline():
     assert math.isfinite(sol.objective)
 
 
+def test_a_passed_deadline_returns_the_given_solution():
+    p = Problem.balanced(3, 2, dim=3, decay=(1e-2, 1e-2), features="relu")
+    given = _dead_minority(p)
+    sol = improve(p, given, deadline=time.monotonic() - 1.0)
+    assert sol.objective == given.objective and "no time left" in sol.message
+
+
 def test_unregularised_is_refused():
     p = Problem.balanced(3, 2, dim=3, features="relu")
     with pytest.raises(ValueError, match="finite optimum"):

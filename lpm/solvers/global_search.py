@@ -668,6 +668,8 @@ def _improve(problem: Problem, solution: Solution, options: SolveOptions, deadli
 def _finish(solution: Solution, search: _Search, relax: _Relaxation, seconds: float) -> Solution:
     """The better of the given solution and the search's best, with the search's record."""
     best = search.best
+    if best is None:  # the deadline had passed before the first start
+        return replace(solution, message=f"{solution.message}; no time left for a global search")
     objectives = [f for _, f, _ in search.record]
     origin = search.record[int(np.nanargmin(objectives))][0]
     if best.method == "global" and relax.dual is not None and "dual" not in best.info:
