@@ -68,6 +68,9 @@ __all__ = ["STALL_STARTS", "Start", "improve", "needs_global_search", "polish", 
 STALL_STARTS = 8
 #: Largest K whose convex relaxation is solved for a start (Clarabel: ~1 s at K = 20, ~30 s at 40).
 RELAXATION_MAX_K = 30
+#: Time that must be left before the relaxation is solved (Clarabel cannot be interrupted; its
+#: fallbacks can take tens of seconds on a loaded machine even at K = 7).
+RELAXATION_MIN_SECONDS = 10.0
 #: Iteration cap of one polish (collapsed problems converge in 10²–10⁴ steps).
 POLISH_MAX_ITER = 20_000
 #: Relative size of the perturbation of the best point that makes a "hop" start.
@@ -460,18 +463,21 @@ class _Relaxation:
 
 
 def _relaxation(problem: Problem, options: SolveOptions, deadline: float) -> _Relaxation:
-    """The convex relaxation solved by the convex method (:mod:`lpm.solvers.convex`: the Gram SDP,
-    the doubly-nonnegative program for ReLU features, balls for spheres), its Gram rounded to
-    rank d there (top d eigenpairs, rotated into the orthant for ReLU, projected onto the
-    constraints). ``value`` is the program's (a lower bound up to the solver's tolerance);
-    ``exact`` when the Gram fits in d dimensions (then no start can beat the value)."""
+    """The convex relaxation, solved by the convex method where d ≥ K − 1 (:mod:`lpm.solvers.
+    convex`: the Gram SDP, the doubly-nonnegative program for ReLU features, balls for spheres),
+    its Gram rounded to rank d there (top d eigenpairs, rotated into the orthant for ReLU,
+    projected onto the constraints). ``value`` is the program's (a lower bound up to the
+    solver's tolerance); ``exact`` when the Gram fits in d dimensions and the features are not
+    spherical (then no start can beat the value)."""
     from lpm.solvers import METHODS
 
     convex = METHODS.get("convex")
     if convex is None or convex.supports(problem) is not None:
         return _Relaxation()
-    if problem.K > RELAXATION_MAX_K or time.monotonic() + 1e-3 * problem.K**3 > deadline:
-        return _Relaxation()
+    if problem.K > RELAXATION_MAX_K or problem.dim < problem.K - 1:
+        return _Relaxation()  # too large, or certainly not exact at d (its rank is K − 1)
+    if time.monotonic() + RELAXATION_MIN_SECONDS + 1e-3 * problem.K**3 > deadline:
+        return _Relaxation()  # a conic solve cannot be interrupted: only with time to spare
     try:
         sol = attach(convex.run([problem], replace(options, restarts=1))[0])
     except (ValueError, ArithmeticError, np.linalg.LinAlgError):
