@@ -12,7 +12,13 @@ from lpm.objective import objective
 from lpm.problem import Problem
 from lpm.solution import Solution
 from lpm.solvers import SolveOptions
-from lpm.solvers.global_search import Start, improve, needs_global_search, polish
+from lpm.solvers.global_search import (
+    Start,
+    improve,
+    needs_global_search,
+    polish,
+    structured_starts,
+)
 from lpm.solvers.gradient import residual, spg
 from lpm.theory import relu_ufm
 
@@ -104,6 +110,18 @@ def test_sphere_random_classifier_reaches_the_better_value():
     sol = improve(p, _poor_start(p, M), SolveOptions(seed=0), deadline=time.monotonic() + 60)
     assert sol.converged
     assert sol.objective == pytest.approx(0.1207005070662, abs=1e-9)
+
+
+def test_orthogonal_start_alone_reaches_the_relu_optimum():
+    # Without the closed form or the relaxation: Dang et al.'s structure as a start suffices.
+    counts = (100, 100, 200, 200, 300, 300, 400, 400, 500, 500)
+    p = Problem.from_counts(counts, dim=10, decay=(1e-3, 1e-3), features="relu")
+    W0, M0 = np.ones((p.K, p.dim)), np.ones((p.K, p.dim))
+    start = next(s for s in structured_starts(p, W0, M0, seed=0) if s.name == "orthogonal")
+    point, _, reason = polish(p, start, tol=1e-10)
+    assert reason == "tol"
+    value = objective(p, point.W, point.M[p.labels])
+    assert value == pytest.approx(relu_ufm(p).objective, rel=1e-10, abs=0)
 
 
 def test_polish_residual_is_the_gradient_methods():

@@ -15,17 +15,18 @@ value_and_grad`, at the lifted point H = M[labels].
 
 Starts, in order (each one polished, then certified):
 
-1. the solution handed in, moved into the feasible set;
-2. the closed form of :mod:`lpm.theory` where one applies (realised at dimension d by
+1. the closed form of :mod:`lpm.theory` where one applies (realised at dimension d by
    :func:`lpm.solvers.closed_form.realise`);
-3. the convex relaxation's solution (:func:`lpm.solvers.convex.solve_convex`: the Gram SDP, the
+2. the convex relaxation's solution (:func:`lpm.solvers.convex.solve_convex`: the Gram SDP, the
    doubly-nonnegative program for ReLU features, balls for spheres) rounded to rank d — its top d
    eigenpairs, rotated into the nonnegative orthant for ReLU, projected onto the constraints; its
    dual point rides along so that the certificate can use it;
-4. structured starts: orthogonal nonnegative class means with the centred, count-scaled
+3. structured starts: orthogonal nonnegative class means with the centred, count-scaled
    classifier of Dang et al. (2024) for ReLU features; a scaled simplex ETF (d ≥ K − 1) or points
    spread evenly on a circle or sphere (d < K − 1); each mean along its own classifier row for a
    fixed classifier;
+4. the solution handed in, moved into the feasible set (already a local solver's answer, so
+   polished after the starts that can jump to another basin);
 5. random starts and perturbations of the best point so far, only while the gap between the best
    value and the convex relaxation's value says that a better point may exist, and at most
    :data:`STALL_STARTS` in a row without improvement.
@@ -337,7 +338,7 @@ def polish(
     ``"deadline"``).
     """
     fun = _Collapsed(problem)
-    with torch.no_grad():
+    with torch.no_grad(), cpu_threads("cpu", 0), threadpool_limits(limits=1):
         x = fun.from_means(start.W, start.M, start.b)
         steps = 0
         if fun.fs.kind == "none" and problem.energy is None:
@@ -643,7 +644,7 @@ def _improve(problem: Problem, solution: Solution, options: SolveOptions, deadli
     search = _Search(problem, tol, deadline)
     relax = _Relaxation()
     given = Start("given", W0, M0, np.asarray(solution.b, dtype=np.float64))
-    for source in ("theory", "relaxation", "given", "structured"):
+    for source in ("theory", "relaxation", "structured", "given"):
         if _done(search, relax):
             break
         if source == "theory":
@@ -659,7 +660,8 @@ def _improve(problem: Problem, solution: Solution, options: SolveOptions, deadli
                 search.try_start(relax.start)
         else:
             for start in structured_starts(problem, W0, M0, options.seed):
-                search.try_start(start)
+                if not _done(search, relax):
+                    search.try_start(start)
     stall, hop = 0, False
     while not _done(search, relax) and stall < STALL_STARTS and time.monotonic() < deadline:
         if hop:
