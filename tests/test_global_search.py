@@ -180,3 +180,24 @@ def test_many_classes_in_two_dimensions_converge():
     sol = improve(p, given, deadline=time.monotonic() + 60)
     assert sol.converged
     assert sol.objective <= given.objective
+
+
+def test_as_a_registered_method(monkeypatch):
+    from lpm.constraints import violation
+    from lpm.solvers import METHODS, solve
+    from lpm.solvers.global_search import METHOD
+
+    monkeypatch.setitem(METHODS, "global", METHOD)
+    problems = [
+        Problem.from_counts((4, 2, 1), dim=3, features="relu", decay=(1e-2, 1e-2)),
+        Problem.from_counts(
+            (4, 2, 1), dim=3, features="sphere", classifier="random", energy=(1, 1)
+        ),
+        Problem.balanced(4, 2, dim=2, energy=(1.0, 1.0)),
+    ]
+    for p in problems:
+        sol = solve(p, method="global")
+        assert sol.method == "global" and sol.status == "converged"
+        assert violation(p, sol.W, sol.H) <= 1e-6
+        assert sol.objective == pytest.approx(objective(p, sol.W, sol.H), rel=1e-12, abs=1e-14)
+    assert METHOD.supports(Problem.balanced(3, 2, dim=3)) is not None

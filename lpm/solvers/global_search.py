@@ -58,12 +58,20 @@ from lpm.constraints import feasible_means, feasible_set
 from lpm.objective import objective, objective_data, value_and_grad
 from lpm.problem import Problem
 from lpm.solution import Solution
-from lpm.solvers import SolveOptions
+from lpm.solvers import Method, SolveOptions
 from lpm.solvers.gradient import cpu_threads
 from lpm.solvers.gradient import residual as kkt_residual
 from lpm.tolerances import GAP_TOL, default_tol
 
-__all__ = ["STALL_STARTS", "Start", "improve", "needs_global_search", "polish", "structured_starts"]
+__all__ = [
+    "METHOD",
+    "STALL_STARTS",
+    "Start",
+    "improve",
+    "needs_global_search",
+    "polish",
+    "structured_starts",
+]
 
 #: Consecutive polished starts without a better objective after which the search stops early.
 STALL_STARTS = 8
@@ -703,3 +711,47 @@ def _finish(solution: Solution, search: _Search, relax: _Relaxation, seconds: fl
             "global_seconds": seconds,
         },
     )
+
+
+# ------------------------------------------------------------------------------- as a method
+#: Wall-clock budget of ``method="global"`` when the options set no time limit.
+DEFAULT_TIME_LIMIT = 60.0
+
+
+def _supports(problem: Problem) -> str | None:
+    if problem.regime == "unregularised":
+        return "the global search needs a finite optimum: add --energy or --decay"
+    return None
+
+
+def _run(problems, options: SolveOptions) -> list[Solution]:
+    """``method="global"``: the gradient method, then :func:`improve` when the answer is not
+    certified, within the options' time limit (``time_limit`` where SolveOptions has one, else
+    :data:`DEFAULT_TIME_LIMIT`) for each problem."""
+    from lpm.solvers import AUTO_GRADIENT_MAX_ITER, METHODS
+
+    limit = getattr(options, "time_limit", None) or DEFAULT_TIME_LIMIT
+    local = options
+    if options.max_iter is None:  # the search, not a long local solve, is what finds optima
+        local = replace(options, max_iter=AUTO_GRADIENT_MAX_ITER)
+    out = []
+    for p in problems:
+        deadline = time.monotonic() + limit
+        sol = attach(METHODS["gradient"].run([p], local)[0])
+        if not sol.certified:
+            sol = improve(p, sol, options, deadline)
+        by = sol.method
+        out.append(replace(sol, method="global", info={**sol.info, "answered_by": by}))
+    return out
+
+
+METHOD = Method(
+    name="global",
+    run=_run,
+    supports=_supports,
+    description=(
+        "gradient method, then a global search for the nonconvex variants (ReLU, spheres, "
+        "d < K − 1): closed-form, relaxation-guided, structured and random starts on the class "
+        "means, each polished and certified where a certificate exists"
+    ),
+)
