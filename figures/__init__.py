@@ -10,7 +10,11 @@ Every figure module defines
 :func:`build` runs them under the one style file ``lpm.mplstyle`` on Agg canvases (no display, and
 no change to pyplot's global backend: the figures never touch pyplot),
 and writes ``NAME.png`` (300 dpi), ``NAME.pdf`` (vector) and ``NAME.json`` (the numbers drawn,
-with every solve's status) into ``out``. ``lpm figures`` is the command line over it.
+with every solve's status) into ``out``, each file whole or not at all (a killed build leaves the
+previous file, never half of one). ``lpm figures`` is the command line over it.
+
+Importing this package is cheap (the names of the figures only): matplotlib, torch and the
+solvers are imported when a figure is built, so that ``lpm figures --help`` answers at once.
 
 Examples
 --------
@@ -29,9 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib.style
-
-from figures.solving import cpu_count, one_thread, quiet
+from lpm.files import atomic_write, check_directory
 from lpm.solution import jsonable
 
 __all__ = ["FIGURES", "STYLE", "build", "module"]
@@ -98,46 +100,72 @@ def build(
     Raises
     ------
     ValueError
-        For a name not in :data:`FIGURES` (before anything is computed).
+        For a name not in :data:`FIGURES`, or an ``out`` or ``preview`` that cannot be a folder
+        of new files (a file, no permission; see :func:`lpm.files.check_directory`), before
+        anything is computed.
     """
     chosen = list(FIGURES) if names is None else list(names)
     if isinstance(names, str):
         raise ValueError(f"names must be a list of figure names, got the string {names!r}")
     _check_names(chosen)
-    report = progress if progress is not None else quiet
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     preview_dir = None if preview is None else Path(preview)
+    for folder in (out_dir, preview_dir):
+        if folder is not None:
+            check_directory(folder)
+    import matplotlib.style
+
+    from figures.solving import quiet
+
+    report = progress if progress is not None else quiet
+    out_dir.mkdir(parents=True, exist_ok=True)
     if preview_dir is not None:
         preview_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for name in chosen:
-        fig_module = module(name)
         start = time.perf_counter()
         report(f"{name}: computing ({'quick' if quick else 'full'})")
-        with one_thread(), warnings.catch_warnings():
-            # cvxpy warns on an inaccurate solve; the solve's status already says so, and the
-            # figure draws that point as untrusted.
-            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
-            data = fig_module.compute(quick, report)
-        seconds = time.perf_counter() - start
+        data, seconds = _compute(name, quick, report)
         with matplotlib.style.context(STYLE):
-            fig = fig_module.draw(data)
+            fig = module(name).draw(data)
             png, pdf = out_dir / f"{name}.png", out_dir / f"{name}.pdf"
-            fig.savefig(png, dpi=PNG_DPI)
-            fig.savefig(pdf)
+            _save_figure(fig, png, dpi=PNG_DPI)
+            _save_figure(fig, pdf)
             if preview_dir is not None:
-                fig.savefig(preview_dir / f"{name}.png", dpi=PREVIEW_DPI)
-        meta = {
-            "figure": name,
-            "title": fig_module.TITLE,
-            "quick": quick,
-            "compute_seconds": seconds,
-            "cpu_cores": cpu_count(),
-        }
-        (out_dir / f"{name}.json").write_text(
-            json.dumps({"meta": meta, "data": jsonable(data)}, indent=1, allow_nan=False)
-        )
+                _save_figure(fig, preview_dir / f"{name}.png", dpi=PREVIEW_DPI)
+        _save_data(out_dir / f"{name}.json", name, quick, seconds, data)
         paths += [png, pdf]
         report(f"{name}: done in {time.perf_counter() - start:.1f} s -> {png}, {pdf}")
     return paths
+
+
+def _compute(name: str, quick: bool, report: Callable[[str], None]) -> tuple[dict, float]:
+    """The data of figure ``name`` and the seconds its computation took."""
+    from figures.solving import one_thread
+
+    start = time.perf_counter()
+    with one_thread(), warnings.catch_warnings():
+        # cvxpy warns on an inaccurate solve; the solve's status already says so, and the
+        # figure draws that point as untrusted.
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        data = module(name).compute(quick, report)
+    return data, time.perf_counter() - start
+
+
+def _save_figure(fig: Any, path: Path, **kwargs: Any) -> None:
+    with atomic_write(path) as handle:
+        fig.savefig(handle, format=path.suffix[1:], **kwargs)
+
+
+def _save_data(path: Path, name: str, quick: bool, seconds: float, data: dict) -> None:
+    from figures.solving import cpu_count
+
+    meta = {
+        "figure": name,
+        "title": module(name).TITLE,
+        "quick": quick,
+        "compute_seconds": seconds,
+        "cpu_cores": cpu_count(),
+    }
+    with atomic_write(path, "w") as handle:
+        handle.write(json.dumps({"meta": meta, "data": jsonable(data)}, indent=1, allow_nan=False))

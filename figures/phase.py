@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 from figures.canvas import COLUMN, new_figure
 from figures.solving import Progress, convex_method, flags, quiet, solve_points, trusted
-from lpm.plotting import phase_map
+from lpm.plotting import NOT_CONVERGED_LABEL, NOT_CONVERGED_STYLE, phase_map
 from lpm.problem import Problem
 from lpm.threshold import COLLAPSE_RTOL, minority_collapse_threshold, minority_separation
 
@@ -136,13 +136,7 @@ def draw(data: dict[str, Any]) -> Figure:
     )
     if (inside & ~ok).any():
         ax.plot(
-            R0[inside & ~ok],
-            E0[inside & ~ok],
-            marker="X",
-            markerfacecolor="none",
-            markeredgecolor="#d62728",
-            linestyle="none",
-            zorder=5,
+            R0[inside & ~ok], E0[inside & ~ok], label=NOT_CONVERGED_LABEL, **NOT_CONVERGED_STYLE
         )
     ax.set_xlabel(r"imbalance ratio $R = n_A / n_B$")
     ax.set_ylabel(r"budget $E_W = E_H = E$")

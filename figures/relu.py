@@ -32,6 +32,7 @@ from lpm import theory
 from lpm.geometry import geometry
 from lpm.plotting import (
     NOT_CONVERGED_LABEL,
+    not_converged_handle,
     numeric_points,
     panel_label,
     theory_line,
@@ -161,8 +162,8 @@ def draw(data: dict[str, Any]) -> Figure:
         ),
         Line2D([], [], color="black", linestyle=":", label=r"$n^*(\lambda)$: classes below are 0"),
     ]
-    bad = [h for ax in (ax_m, ax_w) for h in ax.get_lines() if h.get_label() == NOT_CONVERGED_LABEL]
-    handles += bad[:1]
+    if any(h.get_label() == NOT_CONVERGED_LABEL for ax in (ax_m, ax_w) for h in ax.get_lines()):
+        handles.append(not_converged_handle())
     fig.legend(handles=handles, loc="outside right center")
     worst = max(s["max_abs_cos_m"] for s in data["series"])
     fig.suptitle(

@@ -30,7 +30,7 @@ or, from any dual point P (a convex solver's), by Fenchel–Young F(L) ≥ Σ_k 
 ℓ*(u_k, k)] with u_k = P_k/π_k projected into dom ℓ* (:class:`DualPoint`) — an interior-point
 dual is accurate to the solver's tolerance where its primal point is accurate only to its square
 root. The bound is the minimum of the affine minorant (plus penalties) over the feasible set, made
-finite by multipliers: with S = G + (budget multipliers or decay penalty) − Ν (Ν ≥ 0 on the
+finite by multipliers: with S = G + (budget multipliers or decay penalty) − Ω (Ω ≥ 0 on the
 feature block for ReLU), a positive diagonal scaling D and τ ≥ ⟨D, X⟩ on the relevant set,
 
     ⟨S, X⟩ ≥ τ · min(0, λ_min(D^{-1/2} S D^{-1/2})).
@@ -43,7 +43,7 @@ feature block for ReLU), a positive diagonal scaling D and τ ≥ ⟨D, X⟩ on 
   i.e. exactly the operator-norm test ‖∇_Y‖_op ≤ sqrt(λ_W λ_H) of the nuclear-norm program over
   Y = D^{1/2} Z. τ bounds ⟨C, X⟩ on the level set {f ≤ f(candidate)}: since the loss is ≥ 0,
   ⟨C, X⟩ ≤ f(candidate) there, and every minimiser lies in the level set.
-* ReLU features, learnable classifier (``"dnn-dual"``): the multiplier Ν of X_HH ≥ 0 is fitted
+* ReLU features, learnable classifier (``"dnn-dual"``): the multiplier Ω of X_HH ≥ 0 is fitted
   by nonnegative least squares to the KKT conditions (K ≤ :data:`DNN_MAX_K`); the bound is of
   the doubly-nonnegative relaxation: valid always, tight when that relaxation is.
 * Fixed classifier (``"fixed-linear"``): the linear model minimised over the feasible set of
@@ -81,21 +81,24 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 import torch
 from numpy.typing import NDArray
 
+from lpm.certificate import Certificate, DualPoint
 from lpm.classifiers import classifier_matrix
 from lpm.constraints import feasible_means
-from lpm.objective import ObjectiveData, loss_and_dlogits
+from lpm.objective import ObjectiveData, constant_penalty, loss_and_dlogits
 from lpm.problem import Problem
 from lpm.solution import Solution
 from lpm.tolerances import GAP_TOL
 
 __all__ = [
+    "DENSE_EIGEN_MAX",
     "DNN_MAX_K",
     "GAP_TOL",
     "ROUNDING_SAFETY",
@@ -108,8 +111,10 @@ __all__ = [
     "fixed_certificate",
     "fixed_svm_lower_bound",
     "gram_certificate",
+    "min_eigenvalue_bound",
     "relaxation_bound",
     "svm_lower_bound",
+    "unregularised_mse_certificate",
 ]
 
 _log = logging.getLogger(__name__)
@@ -121,91 +126,21 @@ ROUNDING_SAFETY = 16.0
 
 #: Largest K for which :func:`attach` fits the doubly-nonnegative multiplier of ReLU features by
 #: nonnegative least squares (K(K−1)/2 unknowns, 2Kd equations: 0.3 s at K = 24, d = 24);
-#: beyond, :func:`relaxation_bound` gets Ν from a convex solve.
+#: beyond, :func:`relaxation_bound` gets Ω from a convex solve.
 DNN_MAX_K = 24
+
+#: Above this many rows the dual slack's smallest eigenvalue is bounded by a shifted Cholesky
+#: factorisation instead of a dense eigendecomposition (:func:`min_eigenvalue_bound`): below it
+#: LAPACK's eigvalsh takes milliseconds, above it the factorisation is several times cheaper.
+DENSE_EIGEN_MAX = 256
+
+#: The shifted Cholesky test may leave the bound on λ_min this fraction of the gap tolerance
+#: (divided by τ) below 0: 1 % of what certification allows.
+_EIGEN_RESOLUTION = 1e-2
 
 #: Margin by which the candidate's objective is inflated to bound the level set of the relaxed
 #: problem (covers the objective's own rounding and a candidate that violates a budget by ~eps).
 _LEVEL_MARGIN = 1e-9
-
-
-@dataclass(frozen=True)
-class Certificate:
-    """A certified lower bound on the global optimum of a problem.
-
-    Attributes
-    ----------
-    lower_bound : float
-        No feasible point has an objective below this (rounding allowance already subtracted).
-    kind : str
-        ``"lpm-sdp-dual"``, ``"ufm-nuclear-dual"``, ``"dnn-dual"`` or ``"fixed-linear"``.
-    exact : bool
-        True when the bound comes from an exact convex reformulation (so it meets the optimum at
-        an optimal candidate, given rank ≤ d); False for a relaxation (ReLU features with a
-        learnable classifier, spherical features) that may stay below the optimum.
-    rounding : float
-        The floating-point allowance that was subtracted.
-    details : dict
-        Multipliers, the smallest eigenvalue of the scaled dual slack, and the like.
-    """
-
-    lower_bound: float
-    kind: str
-    exact: bool
-    rounding: float
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DualPoint:
-    """Dual variables of a class-mean program, e.g. a convex solver's.
-
-    A bound computed from them does not depend on the accuracy of a primal point: an interior-point
-    solver's primal iterate is accurate only to about the square root of its tolerance, its dual
-    iterate (strictly feasible for the cones) to the tolerance itself.
-
-    Attributes
-    ----------
-    logit_gradient : ndarray, shape=[K, K]
-        P = ∂F/∂z, row k = π_k u_k with u_k a subgradient of ℓ(·, k) (projected into the domain
-        of ℓ's conjugate before use).
-    feature : ndarray or None, shape=[1] or [K]
-        The feature-budget multiplier α (class-average) or α_k (per class); None: fitted to the
-        KKT conditions at the primal point.
-    classifier : float or None
-        The classifier-budget multiplier β; None: fitted.
-    nonneg : ndarray or None, shape=[K, K]
-        Ν ≥ 0, the multiplier of X_HH ≥ 0 (ReLU features); None: fitted.
-    """
-
-    logit_gradient: NDArray[np.float64]
-    feature: NDArray[np.float64] | None = None
-    classifier: float | None = None
-    nonneg: NDArray[np.float64] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain arrays and floats (for ``Solution.info``)."""
-        return {
-            "logit_gradient": np.asarray(self.logit_gradient),
-            "feature": None if self.feature is None else np.asarray(self.feature),
-            "classifier": self.classifier,
-            "nonneg": None if self.nonneg is None else np.asarray(self.nonneg),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DualPoint:
-        """Inverse of :meth:`to_dict` (nested lists accepted, as after a JSON round trip)."""
-
-        def arr(v):
-            return None if v is None else np.asarray(v, dtype=np.float64)
-
-        beta = data.get("classifier")
-        return cls(
-            logit_gradient=np.asarray(data["logit_gradient"], dtype=np.float64),
-            feature=arr(data.get("feature")),
-            classifier=None if beta is None else float(beta),
-            nonneg=arr(data.get("nonneg")),
-        )
 
 
 # --------------------------------------------------------------------------------------- losses
@@ -371,7 +306,7 @@ def _upper(
     feature, _ = _feature_side(problem)
     W, M = feasible_means(problem, W, M)
     value, _ = class_loss(problem, M @ W.T + bias)
-    value += problem.penalty_constant
+    value += constant_penalty(problem)
     if problem.decay is not None:
         lam_W, lam_H, lam_b = problem.decay
         if problem.classifier == "learnable":
@@ -422,8 +357,8 @@ def gram_certificate(
              − (rounding allowance),
 
     with the affine minorant F(X, b) ≥ c₀ + ⟨P, Z + 1bᵀ⟩ (the linearisation at the point,
-    c₀ = F₀ − ⟨P, L₀⟩, or Fenchel–Young at the dual's P), S = [[αA − Ν, P/2], [Pᵀ/2, βB]]
-    (energies) or [[C_H − Ν, P/2], [Pᵀ/2, C_W]] (weight decay).
+    c₀ = F₀ − ⟨P, L₀⟩, or Fenchel–Young at the dual's P), S = [[αA − Ω, P/2], [Pᵀ/2, βB]]
+    (energies) or [[C_H − Ω, P/2], [Pᵀ/2, C_W]] (weight decay).
 
     Parameters
     ----------
@@ -439,7 +374,7 @@ def gram_certificate(
         Default: the class-mean objective at the candidate moved into the feasible set.
     dual : DualPoint, optional
         Dual variables (a convex solver's); multipliers it leaves None are fitted to the KKT
-        conditions S V = 0 of V = [h̄; W] by (nonnegative) least squares — Ν only for K ≤
+        conditions S V = 0 of V = [h̄; W] by (nonnegative) least squares — Ω only for K ≤
         :data:`DNN_MAX_K`, else 0.
 
     Returns
@@ -458,48 +393,184 @@ def gram_certificate(
         raise ValueError("gram_certificate needs a learnable classifier; use fixed_certificate")
     if problem.regime == "unregularised":
         raise ValueError("the unregularised model has no finite optimum; see svm_lower_bound")
-    K = problem.K
     W = np.asarray(W, dtype=np.float64)
     M = np.asarray(M, dtype=np.float64)
     bias = _candidate(problem, b)
     Z0 = M @ W.T
     c0, P, F0 = _minorant(problem, Z0 + bias, dual)
+    upper = _upper(problem, W, M, bias, objective)
+    program = _gram_program(problem, W, M, P, upper)
+    theta, nonneg = _multipliers(problem, program, dual)
+    S, linear, details = _dual_slack(program, theta, nonneg if problem.features == "relu" else None)
+    details = {"source": "dual" if dual is not None else "point", **details}
+    inv_sqrt = 1.0 / np.sqrt(program.scale)
+    S_scaled = S * np.outer(inv_sqrt, inv_sqrt)
+    resolution = _EIGEN_RESOLUTION * GAP_TOL * max(1.0, abs(upper)) / program.tau
+    lam_min, how = min_eigenvalue_bound(S_scaled, resolution)
+    details["eigen_method"] = how
+    psd_term = program.tau * min(0.0, lam_min)
     g_b = P.sum(axis=0)
+    bias_term = 0.0
+    if problem.bias != "none":
+        bias_term, info = _bias_term(problem, g_b, upper, None)
+        details.update(info)
+    lb = c0 + linear + psd_term + bias_term + constant_penalty(problem)
+    rounding = _allowance(
+        2 * problem.K,
+        c0,
+        F0,
+        float(np.abs(P * Z0).sum()),
+        float(np.abs(g_b) @ np.abs(bias)),
+        linear,
+        program.tau * float(np.linalg.norm(S_scaled)),
+        bias_term,
+        constant_penalty(problem),
+    )
+    details.update(min_eigenvalue=lam_min, tau=program.tau)
+    return Certificate(lb - rounding, _gram_kind(problem), _gram_exact(problem), rounding, details)
+
+
+def min_eigenvalue_bound(S: NDArray[np.float64], resolution: float) -> tuple[float, str]:
+    """A lower bound on the smallest eigenvalue of a symmetric S, and how it was obtained.
+
+    Up to :data:`DENSE_EIGEN_MAX` rows: LAPACK's symmetric eigenvalues (``"eigvalsh"``; backward
+    stable, its error is in the certificate's rounding allowance). Beyond, first a shifted
+    Cholesky test (``"cholesky"``, a few times cheaper than the eigenvalues): if the
+    floating-point Cholesky factorisation of fl(S − sI) runs to completion, then
+    S − sI + E = L Lᵀ ⪰ 0 with ‖E‖₂ ≤ γ_{n+1}/(1 − γ_{n+1})·tr(fl(S − sI)),
+    γ_m = m·eps/(1 − m·eps) (Rump, BIT 46 (2006), "Verification of positive definiteness",
+    Lemma 2.1 and Theorem 2.3), and the shift's own rounding moves the diagonal by at most
+    eps·max|S_ii − s|; so
+
+        λ_min(S) ≥ s − 2·[γ_{n+1}/(1 − γ_{n+1})·tr(fl(S − sI)) + eps·max_i |S_ii − s|],
+
+    the factor 2 a safety margin. The shift is s = −(resolution + that error at s = 0): at a
+    certified optimum λ_min ≈ 0 and the test passes. When the factorisation breaks down,
+    λ_min < s up to rounding, the point's eigenvalue term alone costs more than the resolution,
+    and the dense eigenvalues give the bound (a Lanczos or LOBPCG estimate resolves such a
+    λ_min, a few 1e-9 below a cluster of K − 1 eigenvalues at 0, no faster than LAPACK at
+    2K = 2000).
+
+    Parameters
+    ----------
+    S : ndarray, shape=[n, n]
+    resolution : float
+        How far below 0 the bound may stay without mattering (> 0).
+    """
+    if S.shape[0] > DENSE_EIGEN_MAX:
+        bound = _shifted_cholesky_bound(S, -(resolution + _cholesky_error(S, 0.0)))
+        if bound is not None:
+            return bound, "cholesky"
+    return float(np.linalg.eigvalsh(S)[0]), "eigvalsh"
+
+
+def _cholesky_error(S: NDArray[np.float64], shift: float) -> float:
+    """Rump's bound γ_{n+1}/(1 − γ_{n+1})·tr(S − sI) + eps·max_i |S_ii − s| on the backward error
+    of a completed Cholesky factorisation of fl(S − sI), times 2 for safety."""
+    n = S.shape[0]
+    diag = np.abs(np.diag(S) - shift)
+    gamma = (n + 1) * _EPS / (1.0 - (n + 1) * _EPS)
+    error = gamma / (1.0 - gamma) * float(diag.sum()) + _EPS * float(diag.max())
+    return 2.0 * error * (1.0 + 4.0 * n * _EPS)
+
+
+def _shifted_cholesky_bound(S: NDArray[np.float64], shift: float) -> float | None:
+    """The bound λ_min(S) ≥ shift − (rounding) of :func:`min_eigenvalue_bound`, or None when
+    the Cholesky factorisation of fl(S − shift·I) breaks down."""
+    B = S - shift * np.eye(S.shape[0])
+    try:
+        scipy.linalg.cholesky(B, lower=True, check_finite=True, overwrite_a=True)
+    except np.linalg.LinAlgError:
+        return None
+    return shift - _cholesky_error(S, shift)
+
+
+def _gram_kind(problem: Problem) -> str:
+    if problem.features == "relu":
+        return "dnn-dual"
+    return "lpm-sdp-dual" if problem.energy is not None else "ufm-nuclear-dual"
+
+
+def _gram_exact(problem: Problem) -> bool:
+    """Whether the Gram program is exact (not a relaxation) for the problem's features."""
+    return problem.features not in ("relu", "sphere")
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """A budget of the Gram program, Σ_{i ∈ index} X_ii ≤ count·level: its multiplier θ ≥ 0 adds
+    θ to the dual slack's diagonal at ``index`` and −θ·count·level to the bound."""
+
+    name: str
+    index: slice | int
+    count: int
+    level: float
+
+
+@dataclass(frozen=True)
+class _GramProgram:
+    """The Gram program at a point, seen from its dual: the slack is
+
+        S = [[0, P/2], [Pᵀ/2, 0]] + diag(fixed + Σ_i θ_i 1_{index_i}) − [[Ω, 0], [0, 0]],
+
+    with Ω ≥ 0 (zero diagonal) the multiplier of X_HH ≥ 0 for ReLU features.
+
+    Attributes
+    ----------
+    coupling : ndarray, shape=[2K, 2K]
+        [[0, P/2], [Pᵀ/2, 0]].
+    V : ndarray, shape=[2K, d]
+        The factor [h̄; W] at the point.
+    fixed_diag : ndarray, shape=[2K]
+        The weight-decay penalty's diagonal (0 under energies).
+    scale : ndarray, shape=[2K]
+        D: the slack is tested as D^{-1/2} S D^{-1/2}.
+    tau : float
+        τ ≥ ⟨D, X⟩ on the set where the optimum lies.
+    budgets : tuple of _Budget
+        The budgets with a free multiplier, by name.
+    """
+
+    coupling: NDArray[np.float64]
+    V: NDArray[np.float64]
+    fixed_diag: NDArray[np.float64]
+    scale: NDArray[np.float64]
+    tau: float
+    budgets: tuple[_Budget, ...]
+
+
+def _gram_program(
+    problem: Problem,
+    W: NDArray[np.float64],
+    M: NDArray[np.float64],
+    P: NDArray[np.float64],
+    upper: float,
+) -> _GramProgram:
+    """The budgets (or decay penalties) of the features and of the classifier, with the scaling
+    D and the trace bound τ (module docstring, Step 3)."""
+    K = problem.K
+    coupling = np.zeros((2 * K, 2 * K))
+    coupling[:K, K:] = P / 2
+    coupling[K:, :K] = P.T / 2
     counts = np.asarray(problem.counts, dtype=np.float64)
     feature, r2 = _feature_side(problem)
-    penalty_const = problem.penalty_constant
-
-    upper = _upper(problem, W, M, bias, objective)
-
-    S = np.zeros((2 * K, 2 * K))
-    S[:K, K:] = P / 2
-    S[K:, :K] = P.T / 2
-    V = np.vstack([M, W])
     fixed_diag = np.zeros(2 * K)
     scale = np.zeros(2 * K)
     tau = 0.0
-    free_cols: list[NDArray[np.float64]] = []
-    free_names: list[str] = []
-    given: list[float] = []
+    budgets: list[_Budget] = []
     if feature == "average":
-        free_cols.append(np.vstack([M, np.zeros_like(W)]))
-        free_names.append("alpha")
+        budgets.append(_Budget("alpha", slice(0, K), K, r2))
         scale[:K] = 1.0 / r2
         tau += K
     elif feature == "per-class":
-        for k in range(K):
-            col = np.zeros_like(V)
-            col[k] = M[k]
-            free_cols.append(col)
-            free_names.append(f"alpha_{k}")
+        budgets += [_Budget(f"alpha_{k}", k, 1, r2) for k in range(K)]
         scale[:K] = 1.0 / r2
         tau += K
     else:  # decay: the penalty's diagonal, known
         fixed_diag[:K] = 0.5 * problem.decay[1] * counts
         scale[:K] = fixed_diag[:K]
     if problem.energy is not None:
-        free_cols.append(np.vstack([np.zeros_like(M), W]))
-        free_names.append("beta")
+        budgets.append(_Budget("beta", slice(K, 2 * K), K, problem.energy[0]))
         scale[K:] = 1.0 / problem.energy[0]
         tau += K
     else:
@@ -507,12 +578,22 @@ def gram_certificate(
         scale[K:] = fixed_diag[K:]
     if feature == "decay" or problem.energy is None:
         tau += upper  # ⟨C, X⟩ ≤ upper on the level set
+    return _GramProgram(coupling, np.vstack([M, W]), fixed_diag, scale, tau, tuple(budgets))
 
+
+def _multipliers(
+    problem: Problem, program: _GramProgram, dual: DualPoint | None
+) -> tuple[dict[str, float], NDArray[np.float64]]:
+    """The budget multipliers θ by name, and Ω (K × K): the dual's where it gives them, else
+    fitted to the KKT stationarity S V = 0 by (nonnegative) least squares — Ω only for ReLU
+    features and K ≤ :data:`DNN_MAX_K` (else 0)."""
+    K = problem.K
     relu = problem.features == "relu"
-    Nmat = np.zeros((K, K))
+    nonneg = np.zeros((K, K))
     if relu and dual is not None and dual.nonneg is not None:
-        Nmat = np.maximum(0.5 * (dual.nonneg + dual.nonneg.T), 0.0)
-        np.fill_diagonal(Nmat, 0.0)
+        nonneg = np.maximum(0.5 * (dual.nonneg + dual.nonneg.T), 0.0)
+        np.fill_diagonal(nonneg, 0.0)
+    names = [budget.name for budget in program.budgets]
     if (
         dual is not None
         and dual.feature is not None
@@ -521,68 +602,46 @@ def gram_certificate(
         given = [float(v) for v in np.atleast_1d(dual.feature)]
         if problem.energy is not None:
             given.append(float(dual.classifier))
-        theta = np.maximum(np.asarray(given), 0.0)
-    else:
-        fit_nonneg = relu and (dual is None or dual.nonneg is None) and K <= DNN_MAX_K
-        target = -(S @ V + fixed_diag[:, None] * V) + _pad(Nmat, K) @ V
-        theta, fitted = _fit_multipliers(target, free_cols, V, K, fit_nonneg)
-        if fit_nonneg:
-            Nmat = fitted
+        return dict(zip(names, np.maximum(np.asarray(given), 0.0))), nonneg
+    fit_nonneg = relu and (dual is None or dual.nonneg is None) and K <= DNN_MAX_K
+    V = program.V
+    target = -(_coupling_times(program.coupling, V) + program.fixed_diag[:, None] * V)
+    target[:K] += nonneg @ V[:K]
+    columns = []
+    for budget in program.budgets:
+        column = np.zeros_like(V)
+        column[budget.index] = V[budget.index]
+        columns.append(column)
+    theta, fitted = _fit_multipliers(target, columns, V, K, fit_nonneg)
+    return dict(zip(names, theta)), fitted if fit_nonneg else nonneg
 
-    details: dict[str, Any] = {"source": "dual" if dual is not None else "point"}
-    diag = fixed_diag.copy()
+
+def _dual_slack(
+    program: _GramProgram, theta: dict[str, float], nonneg: NDArray[np.float64] | None
+) -> tuple[NDArray[np.float64], float, dict[str, Any]]:
+    """(S, the budgets' linear term −Σ_i θ_i·count_i·level_i, details); ``nonneg`` is Ω, or
+    None without the constraint X_HH ≥ 0."""
+    K = program.V.shape[0] // 2
+    diag = program.fixed_diag.copy()
     linear = 0.0
-    for name, value in zip(free_names, theta):
-        value = float(value)
-        if name == "alpha":
-            diag[:K] += value
-            linear -= value * K * r2
-        elif name == "beta":
-            diag[K:] += value
-            linear -= value * K * problem.energy[0]
-        else:
-            diag[int(name.split("_")[1])] += value
-            linear -= value * r2
-        details[name] = value
+    details: dict[str, Any] = {}
+    for budget in program.budgets:
+        value = float(theta[budget.name])
+        diag[budget.index] += value
+        linear -= value * budget.count * budget.level
+        details[budget.name] = value
+    S = program.coupling.copy()
     S[np.diag_indices(2 * K)] += diag
-    if relu:
-        S[:K, :K] -= Nmat
-        details["nonneg_multiplier_max"] = float(Nmat.max(initial=0.0))
-    inv_sqrt = 1.0 / np.sqrt(scale)
-    S_scaled = S * np.outer(inv_sqrt, inv_sqrt)
-    lam_min = float(np.linalg.eigvalsh(S_scaled)[0])
-    psd_term = tau * min(0.0, lam_min)
-    bias_term = 0.0
-    if problem.bias != "none":
-        bias_term, info = _bias_term(problem, g_b, upper, None)
-        details.update(info)
-    lb = c0 + linear + psd_term + bias_term + penalty_const
-    rounding = _allowance(
-        2 * K,
-        c0,
-        F0,
-        float(np.abs(P * Z0).sum()),
-        float(np.abs(g_b) @ np.abs(bias)),
-        linear,
-        tau * float(np.linalg.norm(S_scaled)),
-        bias_term,
-        penalty_const,
-    )
-    details.update(min_eigenvalue=lam_min, tau=tau)
-    if relu:
-        kind = "dnn-dual"
-    elif problem.energy is not None:
-        kind = "lpm-sdp-dual"
-    else:
-        kind = "ufm-nuclear-dual"
-    exact = not relu and problem.features != "sphere"
-    return Certificate(lb - rounding, kind, exact, rounding, details)
+    if nonneg is not None:
+        S[:K, :K] -= nonneg
+        details["nonneg_multiplier_max"] = float(nonneg.max(initial=0.0))
+    return S, linear, details
 
 
-def _pad(N: NDArray[np.float64], K: int) -> NDArray[np.float64]:
-    out = np.zeros((2 * K, 2 * K))
-    out[:K, :K] = N
-    return out
+def _coupling_times(coupling: NDArray[np.float64], V: NDArray[np.float64]) -> NDArray[np.float64]:
+    """[[0, P/2], [Pᵀ/2, 0]] @ V by its two nonzero blocks (half the work of the full product)."""
+    K = coupling.shape[0] // 2
+    return np.vstack([coupling[:K, K:] @ V[K:], coupling[K:, :K] @ V[:K]])
 
 
 def _fit_multipliers(
@@ -592,10 +651,10 @@ def _fit_multipliers(
     K: int,
     fit_nonneg: bool,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Nonnegative budget multipliers θ (and, for ReLU, Ν ≥ 0 on the pairs k < l) minimising
-    ‖Σ_i θ_i col_i − Ν V − target‖_F: the least-squares solution of the KKT stationarity
+    """Nonnegative budget multipliers θ (and, for ReLU, Ω ≥ 0 on the pairs k < l) minimising
+    ‖Σ_i θ_i col_i − Ω V − target‖_F: the least-squares solution of the KKT stationarity
     S V = 0 at the factor V = [h̄; W]."""
-    Nmat = np.zeros((K, K))
+    nonneg = np.zeros((K, K))
     cols = [c.ravel() for c in free_cols]
     pairs = [(k, l) for k in range(K) for l in range(k + 1, K)] if fit_nonneg else []
     M = V[:K]
@@ -605,7 +664,7 @@ def _fit_multipliers(
         c[l] = -M[k]
         cols.append(c.ravel())
     if not cols:
-        return np.zeros(0), Nmat
+        return np.zeros(0), nonneg
     A = np.stack(cols, axis=1)
     rhs = target.ravel()
     if pairs:
@@ -615,8 +674,8 @@ def _fit_multipliers(
     else:
         theta_all = _nonneg_lstsq(A, rhs)
     for (k, l), v in zip(pairs, theta_all[len(free_cols) :]):
-        Nmat[k, l] = Nmat[l, k] = v
-    return theta_all[: len(free_cols)], Nmat
+        nonneg[k, l] = nonneg[l, k] = v
+    return theta_all[: len(free_cols)], nonneg
 
 
 def _nonneg_lstsq(A: NDArray[np.float64], rhs: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -696,7 +755,7 @@ def fixed_certificate(
     g_b = P.sum(axis=0)
     descent = np.maximum(-g, 0.0) if problem.features == "relu" else -g
     norms = np.linalg.norm(descent, axis=1)
-    penalty_const = problem.penalty_constant
+    penalty_const = constant_penalty(problem)
     if feature == "average":
         inner = -math.sqrt(K * r2) * float(np.linalg.norm(norms))
     elif feature == "per-class":
@@ -782,6 +841,26 @@ def fixed_svm_lower_bound(problem: Problem, multipliers: NDArray[np.float64]) ->
     return total - quad - _allowance(max(problem.K, problem.dim), total, quad)
 
 
+def unregularised_mse_certificate(problem: Problem) -> Certificate:
+    """The lower bound of unregularised MSE, whose minimum is attained at finite points.
+
+    The loss is a sum of squares, so 0 bounds it (``"zero-loss"``), exactly where zero loss is
+    attainable: with a learnable classifier when d ≥ K (or d ≥ K − 1 with a bias, since
+    I − 1bᵀ has rank K − 1 when bᵀ1 = 1). A learnable classifier without bias at d < K has the
+    exact bound of Eckart–Young–Mirsky (``"eckart-young"``): by Jensen the class means carry the
+    weights π_k, and Σ_k π_k ½‖z_k − e_k‖² = ½‖D^{1/2}(Z − I)‖_F² with D = diag(π) and
+    rank Z ≤ d, whose minimum is ½ × the sum of the K − d smallest π_k.
+    """
+    K, d = problem.K, problem.dim
+    if problem.fixed_classifier or problem.bias != "none" or d >= K:
+        attainable = not problem.fixed_classifier and d >= (K - 1 if problem.bias != "none" else K)
+        return Certificate(0.0, "zero-loss", attainable, 0.0)
+    dropped = np.sort(_weights(problem))[: K - d]
+    value = 0.5 * float(dropped.sum())
+    rounding = _allowance(K, value)
+    return Certificate(value - rounding, "eckart-young", True, rounding, {"rank": d})
+
+
 def balanced_dual(logit_gradient: NDArray[np.float64]) -> DualPoint:
     """The dual point P − (1/K) 1 g_bᵀ, g_b = Pᵀ1: its columns sum to 0, so a free bias costs
     the certificate nothing (up to rounding), while the rows keep their sums (CE's rows sum to 0,
@@ -801,13 +880,16 @@ def balanced_dual(logit_gradient: NDArray[np.float64]) -> DualPoint:
 def certificate(solution: Solution) -> Certificate | None:
     """The strongest certificate this module has for a solution's variant, or None.
 
-    The bound from the solution's point; when ``solution.info["dual"]`` holds a convex solver's
-    dual point (:class:`DualPoint` as a dict), also the bound from it, and the larger is kept.
-    None for the unregularised model (its infimum is not attained; the UF-SVM bound lives in the
-    convex method's info) and for fixed classifiers with free or ReLU features and no scale
-    control.
+    The bound from the solution's point; when ``solution.dual`` holds a convex solver's dual
+    point, also the bound from it, and the larger is kept.
+    The unregularised MSE model attains its minimum: :func:`unregularised_mse_certificate`.
+    None for the rest of the unregularised model (CE's infimum is not attained; the UF-SVM bound
+    lives in the convex method's info) and for fixed classifiers with free or ReLU features and
+    no scale control.
     """
     p = solution.problem
+    if p.regime == "unregularised" and p.loss == "mse" and p.features != "sphere":
+        return unregularised_mse_certificate(p)
     if p.regime == "unregularised" and not (p.fixed_classifier and p.features == "sphere"):
         return None
     if not math.isfinite(solution.objective):
@@ -815,8 +897,8 @@ def certificate(solution: Solution) -> Certificate | None:
     M = solution.means
     b = solution.b if p.bias != "none" else None
     duals: list[DualPoint | None] = [None]
-    if solution.info.get("dual") is not None:
-        duals.append(DualPoint.from_dict(solution.info["dual"]))
+    if solution.dual is not None:
+        duals.append(solution.dual)
     if p.bias == "free":
         # Also the bias-balanced duals: the box term of a free bias is ‖g_b‖₁ × (a box that can be
         # large); a dual whose columns sum to 0 up to rounding removes it at second-order cost.
@@ -825,7 +907,7 @@ def certificate(solution: Solution) -> Certificate | None:
         duals += [balanced_dual(P0)]
         duals += [balanced_dual(d.logit_gradient) for d in duals[1:-1] if d is not None]
     if p.features == "relu" and not p.fixed_classifier:
-        # The free-feature bound (Ν = 0) is valid too — H ≥ 0 only raises the optimum — and it
+        # The free-feature bound (Ω = 0) is valid too — H ≥ 0 only raises the optimum — and it
         # is the tight one where the doubly-nonnegative fit at the point is degenerate (every
         # class dead, W = H = 0, λ_W ≠ λ_H: a gap of 1.0 against 3e-13).
         _, P0 = class_loss(p, M @ solution.W.T + (0.0 if b is None else b))
@@ -848,7 +930,7 @@ def relaxation_bound(solution: Solution, *, solver: str | None = None) -> Certif
 
     Not cheap (a conic solve: seconds at K = 20, minutes at K = 60), so :func:`attach` never
     calls it. Use it where the cheap certificate is loose: ReLU features with a learnable
-    classifier when K > :data:`DNN_MAX_K` (``attach`` then bounds with Ν = 0, the free-feature
+    classifier when K > :data:`DNN_MAX_K` (``attach`` then bounds with Ω = 0, the free-feature
     bound), or to check a cheap bound independently. The bound is the doubly-nonnegative
     relaxation's for ReLU features and the exact program's otherwise; it is computed at the
     solution's point from the solver's dual variables (:class:`DualPoint`), so it is valid
@@ -876,9 +958,9 @@ def relaxation_bound(solution: Solution, *, solver: str | None = None) -> Certif
             "allowed: energies or decay (any features), or a fixed classifier on spheres"
         )
     result = solve_convex(p, solver=solver)
-    if result.info.get("dual") is None:
+    dual = result.dual
+    if dual is None:
         raise ValueError(f"the convex program was not solved: cvxpy status {result.cvx_status!r}")
-    dual = DualPoint.from_dict(result.info["dual"])
     b = solution.b if p.bias != "none" else None
     if p.fixed_classifier:
         return fixed_certificate(p, solution.means, b, dual=dual)
@@ -890,7 +972,7 @@ def attach(solution: Solution) -> Solution:
 
     Cheap (closed forms, one symmetric eigenvalue problem of size 2K; no convex solver) and
     never raises for a valid solution: a certificate that cannot be computed is recorded in
-    ``info["certificate_error"]`` and leaves ``lower_bound`` None.
+    ``info["certificate_error"]`` and leaves ``certificate`` None.
     """
     try:
         cert = certificate(solution)
@@ -899,11 +981,4 @@ def attach(solution: Solution) -> Solution:
         return solution.with_certificate(None, certificate_error=str(err))
     if cert is None or not math.isfinite(cert.lower_bound):
         return solution
-    return solution.with_certificate(
-        cert.lower_bound,
-        certificate=cert.kind,
-        certificate_exact=cert.exact,
-        certificate_rounding=cert.rounding,
-        certificate_details=cert.details,
-        gap_tol=GAP_TOL,
-    )
+    return solution.with_certificate(cert)

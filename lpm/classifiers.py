@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from lpm.gram import centring
 from lpm.problem import Problem
 
 __all__ = ["classifier_matrix", "etf_gram", "random_classifier", "simplex_etf"]
@@ -31,7 +32,7 @@ def etf_gram(K: int) -> NDArray[np.float64]:
     """Gram matrix of the unit simplex ETF, (K/(K−1)) (I_K − 11ᵀ/K), shape=[K, K]."""
     if K < 2:
         raise ValueError(f"a simplex ETF needs K ≥ 2 classes, got {K}")
-    return (K / (K - 1)) * (np.eye(K) - np.full((K, K), 1.0 / K))
+    return (K / (K - 1)) * centring(K)
 
 
 def simplex_etf(K: int, d: int, seed: int | np.random.Generator = 0) -> NDArray[np.float64]:
@@ -49,13 +50,14 @@ def simplex_etf(K: int, d: int, seed: int | np.random.Generator = 0) -> NDArray[
 
     Returns
     -------
-    M : ndarray, shape=[K, d]
-        Rows m_k with M Mᵀ = (K/(K−1)) (I − 11ᵀ/K) and M 1_K... i.e. Σ_k m_k = 0.
+    W : ndarray, shape=[K, d]
+        Rows w_k with W Wᵀ = (K/(K−1)) (I − 11ᵀ/K), so that Σ_k w_k = 0 and
+        cos(w_k, w_l) = −1/(K−1) for k ≠ l.
 
     Examples
     --------
-    >>> M = simplex_etf(4, 3)
-    >>> bool(np.allclose(M @ M.T, etf_gram(4)))
+    >>> W = simplex_etf(4, 3)
+    >>> bool(np.allclose(W @ W.T, etf_gram(4)))
     True
     """
     if K < 2:

@@ -1,4 +1,4 @@
-"""The ``lpm`` command: a thin layer over the Python API (../shared/INTERFACE.md is its contract).
+"""The ``lpm`` command: a thin layer over the Python API (its contract: docs/cli.md).
 
 Subcommands
 -----------
@@ -8,53 +8,74 @@ Subcommands
 ``threshold``  the minority-collapse threshold R₀ (:mod:`lpm.threshold`).
 ``check``      the theorem checks of ``proofs_check``.
 ``figures``    the figures of the ``figures`` package.
+``sweep``      a grid of problems into a resumable store (:mod:`lpm.sweep`).
+``bench``      lpm against baselines measured in the same run (``benchmarks``).
+
+The subcommands are the rows of :data:`SUBCOMMANDS` (name, help, flags, handler): a new one is
+one more row.
 
 Exit codes (every subcommand)
 -----------------------------
 0 done (``solve``/``compare``: converged, and certified where a certificate exists);
-1 an internal error, or ``check`` found a failing check;
-2 bad input or usage: exactly one line ``lpm: error: ...`` on stderr, nothing on stdout;
-3 a result was printed but did not converge or its certificate failed.
+1 an internal error, ``check`` found a failing check, or a result was printed but could not be
+saved;
+2 bad input or usage: exactly one line ``lpm: error: ...`` on stderr, nothing on stdout, nothing
+written (output paths are checked before any work starts);
+3 a result was printed but did not converge or its certificate failed;
+130 interrupted (Ctrl-C); 141 stdout closed (e.g. piped into ``head``).
 
 An internal error prints one line ``lpm: internal error: ...``; set ``LPM_DEBUG=1`` to see the
 traceback instead (of library errors too). JSON on stdout is strict: a non-finite float (nan, inf)
 is written as ``null``.
+
+Speed of the first answer: torch, the solvers, cvxpy and matplotlib are imported when a command
+runs, not when its arguments are parsed, so that ``--help`` and every usage error answer at once.
+Hence the names the flags accept (:data:`METHOD_NAMES`, :data:`CHECK_NAMES`, :data:`BENCH_NAMES`,
+:data:`VARIANT_NAMES`) are written here; ``tests/test_cli.py`` pins each to its registry.
+Progress goes to stderr (:class:`lpm.progress.Progress`): a bar on a terminal, lines otherwise,
+nothing with ``--quiet``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import os
 import sys
+import textwrap
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+import figures
 import lpm
-from lpm.compare import VARIANTS, compare, compare_geometry
-from lpm.geometry import measure
+from lpm.files import check_directory, check_file
 from lpm.problem import BIASES, BUDGETS, CLASSIFIERS, FEATURES, LOSSES
-from lpm.solution import jsonable
-from lpm.spec import COUNT_FORMS, flag_float, flag_parts, problem_from_flags
+from lpm.progress import Progress
+from lpm.solution import jsonable, solution_paths
+from lpm.spec import flag_float, flag_parts, problem_from_flags
 
 __all__ = [
+    "BENCH_NAMES",
+    "CHECK_NAMES",
     "COMMANDS",
-    "COUNT_FORMS",
     "EXIT_BAD_INPUT",
     "EXIT_BROKEN_PIPE",
     "EXIT_DONE",
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_NOT_CONVERGED",
+    "METHOD_NAMES",
+    "SUBCOMMANDS",
+    "VARIANT_NAMES",
+    "Subcommand",
     "build_parser",
     "main",
-    "problem_from_flags",
 ]
 
 EXIT_DONE = 0
@@ -65,19 +86,50 @@ EXIT_NOT_CONVERGED = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
-#: The subcommands, in the order of ``lpm --help``.
-COMMANDS: tuple[str, ...] = (
-    "solve",
-    "compare",
-    "threshold",
-    "check",
-    "figures",
-    "sweep",
-    "bench",
-)
-
 #: Environment variable that turns one-line errors back into tracebacks.
 DEBUG_ENV = "LPM_DEBUG"
+
+#: ``--method``: "auto" and the methods of :data:`lpm.METHODS`.
+METHOD_NAMES: tuple[str, ...] = ("auto", "gradient", "convex", "theory")
+#: ``check --only``: the ids of ``proofs_check.CHECK_IDS``, in the order they run.
+CHECK_NAMES: tuple[str, ...] = (
+    "fang-balanced-etf",
+    "sdp-equals-factorised",
+    "minority-collapse",
+    "fixed-etf-per-sample",
+    "dr-same-minimiser",
+    "fixed-etf-class-average-not-equinorm",
+    "relu-orthogonal",
+    "seli",
+    "zhu-regularised-ce",
+    "mse-no-bias",
+    "mse-free-bias",
+    "within-class-collapse",
+    "learnable-not-etf-imbalanced",
+    "random-classifier-bound",
+)
+#: ``bench --only``: the names of ``benchmarks.BENCHMARKS``.
+BENCH_NAMES: tuple[str, ...] = (
+    "batch-vs-loop",
+    "gradient-vs-scipy",
+    "certificate-vs-cvxpy",
+    "relu-restarts",
+)
+#: ``compare --against``: the names of :data:`lpm.compare.VARIANTS`.
+VARIANT_NAMES: tuple[str, ...] = (
+    "balanced",
+    "learnable",
+    "etf",
+    "random",
+    "ce",
+    "mse",
+    "dr",
+    "free",
+    "relu",
+    "sphere",
+    "class-average",
+    "per-sample",
+)
 
 
 class UsageError(Exception):
@@ -91,6 +143,31 @@ class _Parser(argparse.ArgumentParser):
         if message.endswith("expected one argument"):
             message += " (a value that starts with '-' is written --flag=VALUE)"
         raise UsageError(f"{message}; run '{self.prog} --help' for what is allowed")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written, "(default: …)" after every flag that has a default value (a flag
+    whose default is decided by the library says so in its own words), and names such as
+    ``fang-balanced-etf`` never broken at their hyphens."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or not action.option_strings
+            or action.default is None
+            or action.default is False  # a switch (store_true), not the number 0
+            or action.default == argparse.SUPPRESS
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(names)
 
 
 def _add_problem_flags(parser: argparse.ArgumentParser) -> None:
@@ -109,18 +186,20 @@ def _add_problem_flags(parser: argparse.ArgumentParser) -> None:
         metavar="K:nmax:rho",
         help="n_k = round(nmax·rho^(−(k−1)/(K−1))), k = 1..K",
     )
-    group.add_argument("--dim", metavar="d", help="feature dimension (default K)")
-    group.add_argument("--loss", choices=LOSSES, help="default ce; dr needs a fixed classifier")
-    group.add_argument("--classifier", choices=CLASSIFIERS, help="default learnable")
-    group.add_argument("--features", choices=FEATURES, help="default free")
-    group.add_argument("--bias", choices=BIASES, help="default none; penalised needs LB")
+    group.add_argument("--dim", metavar="d", help="feature dimension (default: K)")
+    group.add_argument("--loss", choices=LOSSES, help="dr needs a fixed classifier (default: ce)")
+    group.add_argument("--classifier", choices=CLASSIFIERS, help="(default: learnable)")
+    group.add_argument("--features", choices=FEATURES, help="(default: free)")
+    group.add_argument("--bias", choices=BIASES, help="penalised needs LB (default: none)")
     group.add_argument(
         "--energy",
         metavar="EW,EH",
         help="layer-peeled budgets (1/K)Σ‖w_k‖² ≤ EW and the feature budget ≤ EH",
     )
     group.add_argument(
-        "--budget", choices=BUDGETS, help="feature budget under --energy (default class-average)"
+        "--budget",
+        choices=BUDGETS,
+        help="feature budget under --energy (default: class-average)",
     )
     group.add_argument(
         "--decay",
@@ -128,7 +207,7 @@ def _add_problem_flags(parser: argparse.ArgumentParser) -> None:
         help="weight decay (LW/2)‖W‖² + (LH/2)‖H‖² (+ (LB/2)‖b‖²); excludes --energy",
     )
     group.add_argument(
-        "--classifier-seed", metavar="S", help="seed of a fixed classifier (default 0)"
+        "--classifier-seed", metavar="S", help="seed of a fixed classifier (default: 0)"
     )
 
 
@@ -138,23 +217,71 @@ def _device(value: str) -> str:
     raise argparse.ArgumentTypeError(f"device {value!r} is not known; allowed: cpu, cuda, cuda:N")
 
 
+def _integer(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+
+
+def _positive_integer(value: str) -> int:
+    number = _integer(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {number}")
+    return number
+
+
+def _nonnegative_integer(value: str) -> int:
+    number = _integer(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be a nonnegative integer, got {number}")
+    return number
+
+
+def _tolerance(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0 < number < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {value}")
+    return number
+
+
 def _add_solver_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("solver")
     group.add_argument(
         "--method",
         default="auto",
-        choices=("auto", *lpm.METHODS),
-        help="auto picks the fastest method that certifies the answer (default auto)",
+        choices=METHOD_NAMES,
+        help="auto picks the fastest method that certifies the answer",
     )
-    group.add_argument("--device", default="cpu", type=_device, help="cpu or cuda (default cpu)")
+    group.add_argument("--device", default="cpu", type=_device, help="cpu, cuda or cuda:N")
     group.add_argument(
-        "--dtype", default="float64", choices=("float64", "float32"), help="default float64"
+        "--dtype", default="float64", choices=("float64", "float32"), help="precision of the solve"
     )
-    group.add_argument("--seed", type=int, default=0, help="seed of the first start (default 0)")
-    group.add_argument("--tol", type=float, help="residual tolerance (default: by method, dtype)")
-    group.add_argument("--max-iter", type=int, help="iteration cap (default: by dtype)")
     group.add_argument(
-        "--restarts", type=int, help="random starts, the best is kept (default 1; 4 for relu)"
+        "--seed", type=_nonnegative_integer, default=0, help="seed of the first start"
+    )
+    group.add_argument(
+        "--tol", type=_tolerance, help="residual tolerance (default: by method and dtype)"
+    )
+    group.add_argument(
+        "--max-iter", type=_positive_integer, help="iteration cap (default: by dtype)"
+    )
+    group.add_argument(
+        "--restarts",
+        type=_positive_integer,
+        help="random starts, the best is kept (default: 1; 4 for relu features)",
+    )
+
+
+def _add_quiet_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress on stderr (default: a bar on a terminal, else one line per step)",
     )
 
 
@@ -172,6 +299,10 @@ def _solve_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
 # ------------------------------------------------------------------------------------ output
 def _print_json(value: Any) -> None:
     print(json.dumps(jsonable(value), indent=2, allow_nan=False, ensure_ascii=False))
@@ -187,13 +318,6 @@ def _geometry(solution: lpm.Solution) -> lpm.GeometryReport | None:
     """The solution's geometry; None when it has non-finite entries (a failed solve)."""
     if not all(np.all(np.isfinite(x)) for x in (solution.W, solution.H, solution.b)):
         return None
-    if solution.problem.regime == "unregularised":
-        # Only directions have a limit (SELI): report the geometry of W/‖W‖_F and H/‖H‖_F.
-        W, H = solution.W, solution.H
-        W = W / max(float(np.linalg.norm(W)), 1e-300)
-        H = H / max(float(np.linalg.norm(H)), 1e-300)
-        b = solution.b if solution.problem.bias != "none" else None
-        return measure(W, H, solution.problem.labels, b, minority=solution.problem.minority_classes)
     return lpm.geometry(solution)
 
 
@@ -207,7 +331,7 @@ def _exit_code(solution: lpm.Solution) -> int:
 
 
 def _solve_object(solution: lpm.Solution, geometry: lpm.GeometryReport | None) -> dict:
-    """The JSON object of one solve (INTERFACE.md ``lpm solve --json``)."""
+    """The JSON object of one solve (``lpm solve --json`` in docs/cli.md)."""
     return {
         **solution.summary(),
         "certified": solution.certified,
@@ -326,62 +450,63 @@ def _compare_table(rows: Sequence[tuple], reports: Sequence[lpm.GeometryReport |
     return _table(headers, body) + "\n\n" + "\n".join(notes)
 
 
-def _progress(item: Any) -> None:
-    """One stderr line per finished step of a long command (checks, figures)."""
-    if isinstance(item, str):
-        line = item
-    else:
-        data = item.to_dict() if hasattr(item, "to_dict") else item
-        if isinstance(data, Mapping):
-            name = data.get("id", data.get("name", "?"))
-            verdict = {True: "passed", False: "FAILED"}.get(data.get("passed"), "done")
-            line = f"{name}: {verdict}"
-            if data.get("tolerance") is not None:
-                line += f" (max error {_num(data.get('max_error'), '.3g')}, "
-                line += f"tolerance {_num(data['tolerance'], '.3g')})"
-        else:
-            line = str(item)
-    print(" ".join(line.split()), file=sys.stderr, flush=True)
+# ------------------------------------------------------------------------------------ paths
+def _check_output(flag: str, value: str, check: Callable[[Path], Path], *paths: Path) -> None:
+    """``check`` each of ``paths`` (default: ``value`` itself) before any work starts; a
+    ValueError becomes a usage error (exit 2) that names the flag."""
+    for path in paths or (Path(value),):
+        try:
+            check(path)
+        except ValueError as err:
+            raise UsageError(f"{flag} {value}: {err}") from None
+
+
+def _save(solution: lpm.Solution, value: str) -> tuple[list[str] | None, str | None]:
+    """Save ``solution`` under ``--save value``: (paths written, None) or (None, the error)."""
+    try:
+        arrays = lpm.save(solution, value)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        where = f" ({err.filename})" if err.filename else ""
+        return None, f"--save {value}: the solution could not be written: {reason}{where}"
+    return [str(arrays), str(arrays.with_suffix(".json"))], None
 
 
 # ------------------------------------------------------------------------------------ commands
-def _check_save_path(path: str | None) -> Path | None:
-    """Refuse a --save path that cannot be written, before any solve starts."""
-    if path is None:
-        return None
-    target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(
-            f"--save {path}: directory {str(parent)!r} does not exist; create it first"
-        )
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"--save {path}: directory {str(parent)!r} is not writable")
-    return target
-
-
 def _cmd_solve(args: argparse.Namespace) -> int:
     problem = problem_from_flags(vars(args))
-    save_to = _check_save_path(args.save)
+    if args.save is not None:
+        _check_output("--save", args.save, check_file, *solution_paths(args.save))
     solution = lpm.solve(problem, **_solve_options(args))
     geometry = _geometry(solution)
-    saved = None if save_to is None else lpm.save(solution, save_to)
+    saved, failure = (None, None) if args.save is None else _save(solution, args.save)
     if args.json:
-        out = _solve_object(solution, geometry)
-        if saved is not None:
-            out["saved"] = [str(saved), str(saved.with_suffix(".json"))]
-        _print_json(out)
+        _print_json({**_solve_object(solution, geometry), "saved": saved})
     else:
         print(_report(solution, geometry))
         if saved is not None:
-            print(f"saved      {saved} and {saved.with_suffix('.json')}")
+            print(f"saved      {saved[0]} and {saved[1]}")
+    if failure is not None:
+        # The result is on stdout; only the file is missing.
+        sys.stdout.flush()
+        print(f"lpm: error: {failure}; the result above is not saved", file=sys.stderr)
+        return EXIT_INTERNAL
     return _exit_code(solution)
 
 
+def _against(args: argparse.Namespace) -> list[str]:
+    names = [name for value in args.against for name in value.split(",") if name]
+    for name in names:
+        if name not in VARIANT_NAMES:
+            raise UsageError(f"unknown variant {name!r}; allowed: {_names(VARIANT_NAMES)}")
+    return names
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from lpm.compare import compare_geometry
+
     problem = problem_from_flags(vars(args))
-    against = [name for value in args.against for name in value.split(",") if name]
-    rows = compare(problem, against, **_solve_options(args))
+    rows = lpm.compare(problem, _against(args), **_solve_options(args))
     reports = compare_geometry(rows)
     if args.json:
         _print_json(
@@ -392,34 +517,23 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return max(_exit_code(sol) for _, _, sol in rows)
 
 
-class _Unavailable(Exception):
-    """A subcommand's back-end is missing (exit 1, one line)."""
-
-
-def _backend(module: str, attribute: str, command: str) -> Callable:
-    """``module.attribute``, imported only when a subcommand needs it."""
-    try:
-        found = getattr(importlib.import_module(module), attribute, None)
-    except ImportError:
-        found = None
-    if found is None:
-        raise _Unavailable(f"'lpm {command}' needs {module}.{attribute}, which is not installed")
-    return found
-
-
 def _cmd_threshold(args: argparse.Namespace) -> int:
+    from lpm.threshold import ThresholdNotFound, minority_collapse_threshold
+
     parts = flag_parts("energy", args.energy, ",", ["EW", "EH"])
     energy = tuple(flag_float("energy", n, v) for n, v in zip(("EW", "EH"), parts))
-    kwargs: dict[str, Any] = {"rtol": args.rtol, "progress": _progress}
-    for key in ("dim", "method"):
-        if getattr(args, key) is not None:
-            kwargs[key] = getattr(args, key)
-    find = _backend("lpm.threshold", "minority_collapse_threshold", "threshold")
-    try:
-        data = find(args.majority, args.minority, energy, **kwargs).to_dict()
-    except RuntimeError as err:  # lpm.threshold.ThresholdNotFound: valid input, no threshold
-        print(f"lpm: no threshold: {_one_line(err)}", file=sys.stderr)
-        return EXIT_NOT_CONVERGED
+    with Progress("threshold: solves", quiet=args.quiet) as progress:
+        kwargs: dict[str, Any] = {"rtol": args.rtol, "progress": progress.done}
+        for key in ("dim", "method"):
+            if getattr(args, key) is not None:
+                kwargs[key] = getattr(args, key)
+        try:
+            found = minority_collapse_threshold(args.majority, args.minority, energy, **kwargs)
+        except ThresholdNotFound as err:  # valid input, but the bisection found no threshold
+            progress.close()
+            print(f"lpm: no threshold: {_one_line(err)}", file=sys.stderr)
+            return EXIT_NOT_CONVERGED
+    data = found.to_dict()
     # Every solve of the bisection must have converged and, where it says so, been certified.
     honest = data.get("converged", True) is not False and data.get("certified", True) is not False
     if args.json:
@@ -442,8 +556,12 @@ def _cmd_threshold(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    run_checks = _backend("proofs_check", "run_checks", "check")
-    report = run_checks(quick=args.quick, only=args.only, progress=_progress)
+    from proofs_check import run_checks
+
+    chosen = CHECK_NAMES if args.only is None else [n for n in CHECK_NAMES if n in args.only]
+    with Progress("checks", total=len(chosen), quiet=args.quiet) as progress:
+        # One progress line per finished check.
+        report = run_checks(quick=args.quick, only=args.only, progress=progress.done)
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -452,49 +570,66 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_figures(args: argparse.Namespace) -> int:
-    build = _backend("figures", "build", "figures")
-    kwargs: dict[str, Any] = {"names": args.only, "quick": args.quick, "progress": _progress}
-    if args.out is not None:
-        kwargs["out"] = Path(args.out)
-    for path in build(**kwargs):
-        print(path)
+    _check_output("--out", args.out, check_directory)
+    chosen = list(dict.fromkeys(args.only)) if args.only is not None else list(figures.FIGURES)
+    with Progress("figures", total=len(chosen), quiet=args.quiet) as progress:
+        for name in chosen:
+            paths = figures.build([name], out=args.out, quick=args.quick, progress=progress.line)
+            progress.done()
+            for path in paths:
+                print(path, flush=True)
     return EXIT_DONE
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from lpm import sweep
-
     target = list(args.target)
-    if target[0] == "show":
-        if len(target) != 2:
-            raise UsageError("'lpm sweep show' takes one STORE path (a .sqlite file of a sweep)")
-        if args.csv and args.json:
-            raise UsageError("--csv and --json exclude each other; give one of them, or neither")
-        rows = sweep.read_store(target[1])
-        if args.csv:
-            sys.stdout.write(sweep.store_to_csv(rows))
-        elif args.json:
-            _print_json(rows)
-        else:
-            sys.stdout.write(sweep.store_to_csv(rows))
-        return EXIT_DONE
-    if len(target) != 1:
+    show = target[0] == "show"
+    if show and len(target) != 2:
+        raise UsageError("'lpm sweep show' takes one STORE path (a .sqlite file of a sweep)")
+    if show and args.csv and args.json:
+        raise UsageError("--csv and --json exclude each other; give one of them, or neither")
+    if not show and len(target) != 1:
         raise UsageError(
             "'lpm sweep' takes one SPEC.toml, or 'show STORE'; got " + " ".join(target)
         )
     if args.dask is not None and args.dask_workers is not None:
         raise UsageError("--dask and --dask-workers exclude each other; give one of them")
+    if not show and args.store is not None:
+        _check_output("--store", args.store, check_file)
+
+    from lpm import sweep
+
+    if show and args.parquet is not None:
+        _check_output("--parquet", args.parquet, check_file)
+    if show:
+        rows = sweep.read_store(target[1])
+        if args.parquet is not None:
+            sweep.to_parquet(rows, args.parquet)
+        if args.json:
+            _print_json(rows)
+        else:
+            sys.stdout.write(sweep.store_to_csv(rows))
+        return EXIT_DONE
     spec = target[0]
-    store = args.store if args.store is not None else sweep.default_store(spec)
-    summary = sweep.run_sweep(
-        spec,
-        store,
-        dask_address=args.dask,
-        dask_workers=args.dask_workers,
-        device=args.device,
-        batch_size=args.batch_size,
-        progress=_progress,
-    )
+    store = args.store if args.store is not None else str(sweep.default_store(spec))
+    _check_output("--store", store, check_file)
+    with Progress("sweep: points", quiet=args.quiet) as progress:
+
+        def on_batch(event) -> None:
+            if event.batch == 0:  # sent before the first batch: how many points this run solves
+                progress.set_total(event.total)
+                return
+            progress.done(str(event), steps=event.batch)
+
+        summary = sweep.run_sweep(
+            spec,
+            store,
+            dask_address=args.dask,
+            dask_workers=args.dask_workers,
+            device=args.device,
+            batch_size=args.batch_size,
+            progress=on_batch,
+        )
     data = summary.to_dict()
     if args.json:
         _print_json(data)
@@ -502,46 +637,257 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(
             f"sweep      {data['total']} points: {data['done']} solved, {data['skipped']} already "
             f"in the store, {data['failed']} failed, {data['unconverged']} not converged "
+            f"({data['uncertified']} of them converged but uncertified) in the whole store "
             f"({_num(data['seconds'], '.3g')} s)"
         )
         print(f"store      {data['store']}")
-    return EXIT_NOT_CONVERGED if data["failed"] or data["unconverged"] else EXIT_DONE
+    return EXIT_DONE if summary.settled else EXIT_NOT_CONVERGED
+
+
+def _bench_line(row: dict[str, Any]) -> str:
+    if row.get("skipped"):
+        return f"{row.get('name')}: skipped ({row.get('notes', '')})"
+    return f"{row.get('name')}: {row.get('case', '')} ratio {_num(row.get('ratio'), '.3g')}"
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    run = _backend("benchmarks", "run", "bench")
-    rows = run(quick=args.quick, device=args.device, names=args.only, progress=_bench_progress)
+    import benchmarks
+
+    chosen = list(dict.fromkeys(args.only)) if args.only is not None else list(BENCH_NAMES)
+    rows: list[dict[str, Any]] = []
+    with Progress("benchmarks", total=len(chosen), quiet=args.quiet) as progress:
+        for name in chosen:
+            rows += benchmarks.run(
+                quick=args.quick,
+                device=args.device,
+                names=[name],
+                progress=lambda row: progress.line(_bench_line(row)),
+            )
+            progress.done()
     if args.json:
         _print_json(rows)
     else:
-        header = f"{'benchmark':<22} {'case':<18} {'lpm s':>9} {'baseline s':>11} {'ratio':>7}  ok"
-        lines = [header, "-" * len(header)]
-        for r in rows:
-            if r.get("skipped"):
-                lines.append(f"{r['name']:<22} skipped: {r.get('notes', '')}")
-                continue
-            lines.append(
-                f"{r['name']:<22} {str(r.get('case', ''))[:18]:<18} "
-                f"{_num(r['lpm_seconds'], '.3g'):>9} {_num(r['baseline_seconds'], '.3g'):>11} "
-                f"{_num(r['ratio'], '.3g'):>7}  {'yes' if r.get('accurate') else 'NO'}"
-            )
-            lines.append(f"{'':<22} baseline: {r['baseline']}")
-        print("\n".join(lines))
+        print(_bench_table(rows))
     bad = [r for r in rows if not r.get("skipped") and not r.get("accurate")]
     return EXIT_NOT_CONVERGED if bad else EXIT_DONE
 
 
-def _bench_progress(row: Any) -> None:
-    if isinstance(row, dict):
-        print(
-            f"{row.get('name')}: {row.get('case', '')} ratio {_num(row.get('ratio'), '.3g')}",
-            file=sys.stderr,
+def _bench_table(rows: Sequence[dict[str, Any]]) -> str:
+    header = f"{'benchmark':<22} {'case':<18} {'lpm s':>9} {'baseline s':>11} {'ratio':>7}  ok"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        if r.get("skipped"):
+            lines.append(f"{r['name']:<22} skipped: {r.get('notes', '')}")
+            continue
+        lines.append(
+            f"{r['name']:<22} {str(r.get('case', ''))[:18]:<18} "
+            f"{_num(r['lpm_seconds'], '.3g'):>9} {_num(r['baseline_seconds'], '.3g'):>11} "
+            f"{_num(r['ratio'], '.3g'):>7}  {'yes' if r.get('accurate') else 'NO'}"
         )
-    else:
-        print(str(row), file=sys.stderr)
+        lines.append(f"{'':<22} baseline: {r['baseline']}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------ flags
+def _solve_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_problem_flags(parser)
+    _add_solver_flags(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument(
+        "--save",
+        metavar="PREFIX",
+        help="also write the solution, PREFIX.npz (W, H, b) and PREFIX.json; its directory must "
+        "exist (checked before solving)",
+    )
+
+
+def _compare_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_problem_flags(parser)
+    _add_solver_flags(parser)
+    parser.add_argument(
+        "--against",
+        nargs="+",
+        required=True,
+        metavar="VARIANT",
+        help=f"one or more of: {_names(VARIANT_NAMES)} (space or comma separated)",
+    )
+    parser.add_argument("--json", action="store_true", help="a JSON list of solve objects")
+
+
+def _threshold_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--majority", type=int, required=True, metavar="KA", help="majority classes"
+    )
+    parser.add_argument(
+        "--minority", type=int, required=True, metavar="KB", help="minority classes"
+    )
+    parser.add_argument("--energy", required=True, metavar="EW,EH", help="layer-peeled budgets")
+    parser.add_argument("--dim", type=int, metavar="d", help="feature dimension (default: K)")
+    parser.add_argument("--rtol", type=float, default=1e-3, help="relative width of the bracket")
+    parser.add_argument(
+        "--method",
+        choices=tuple(m for m in METHOD_NAMES if m != "auto"),
+        help="solution method of each solve (default: the SDP, 'convex')",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _add_quiet_flag(parser)
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="the fast subset of cases")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=CHECK_NAMES,
+        metavar="ID",
+        help=f"run only these checks, of: {_names(CHECK_NAMES)} (default: all)",
+    )
+    _add_quiet_flag(parser)
+
+
+def _figures_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="coarser grids, for a fast look")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        default="figures/out",
+        help="output folder, created if needed",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=figures.FIGURES,
+        metavar="NAME",
+        help=f"build only these figures, of: {_names(figures.FIGURES)} (default: all)",
+    )
+    _add_quiet_flag(parser)
+
+
+def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", nargs="+", metavar="SPEC.toml | show STORE")
+    parser.add_argument(
+        "--store", metavar="PATH", help="results store (default: SPEC with suffix .sqlite)"
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="a running Dask scheduler (default: solve in this process)",
+    )
+    parser.add_argument(
+        "--dask-workers",
+        type=_positive_integer,
+        metavar="N",
+        help="start N local Dask worker processes (default: none)",
+    )
+    parser.add_argument("--device", default="cpu", type=_device, help="cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--batch-size", type=_positive_integer, default=64, help="problems per batch"
+    )
+    parser.add_argument(
+        "--csv", action="store_true", help="with show: CSV on stdout (the default output)"
+    )
+    parser.add_argument(
+        "--parquet",
+        metavar="OUT",
+        help="with show: also write the rows to a Parquet file (needs pandas and pyarrow)",
+    )
+    parser.add_argument("--json", action="store_true", help="JSON on stdout")
+    _add_quiet_flag(parser)
+
+
+def _bench_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="smaller instances, fewer repeats")
+    parser.add_argument("--json", action="store_true", help="a JSON list of rows on stdout")
+    parser.add_argument("--device", default="cpu", type=_device, help="cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=BENCH_NAMES,
+        metavar="NAME",
+        help=f"run only these benchmarks, of: {_names(BENCH_NAMES)} (default: all)",
+    )
+    _add_quiet_flag(parser)
 
 
 # ------------------------------------------------------------------------------------ parser
+@dataclass(frozen=True)
+class Subcommand:
+    """One subcommand of ``lpm``: its flags and its handler (which returns the exit code)."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    description: str | None = None
+
+
+#: The subcommands, in the order of ``lpm --help``.
+SUBCOMMANDS: tuple[Subcommand, ...] = (
+    Subcommand(
+        "solve",
+        "solve one problem and report the optimum and its geometry",
+        _solve_arguments,
+        _cmd_solve,
+        "Solve one problem; report the optimum, its certificate and its geometry.",
+    ),
+    Subcommand(
+        "compare",
+        "a problem and its variants side by side",
+        _compare_arguments,
+        _cmd_compare,
+        "Solve a problem and one or more variants of it side by side (the same solver options\n"
+        "for every row). A variant changes one thing of the base problem: 'balanced' gives every\n"
+        "class round(N/K) samples; the others set the classifier, loss, features or budget of\n"
+        "their name. Minority separation is measured on the base problem's minority classes in\n"
+        "every row.",
+    ),
+    Subcommand(
+        "threshold",
+        "the minority-collapse threshold R0 of the layer-peeled model",
+        _threshold_arguments,
+        _cmd_threshold,
+        "The smallest ratio R at which the minority classifiers of the layer-peeled model\n"
+        "(CE, learnable classifier) coincide: max over minority pairs ‖w_k − w_l‖² ≤ 1e-6·EW.\n"
+        "Progress (one line per solve of the bisection) goes to stderr.",
+    ),
+    Subcommand(
+        "check",
+        "run the theorem checks of proofs_check",
+        _check_arguments,
+        _cmd_check,
+        "Run the theorem checks; exit 1 when any fails. Progress goes to stderr.",
+    ),
+    Subcommand(
+        "figures",
+        "write the figures as PNG and PDF",
+        _figures_arguments,
+        _cmd_figures,
+        "Write each figure as PNG, PDF and JSON (the numbers drawn) and print the paths.\n"
+        "Each file is written whole or not at all. Progress goes to stderr.",
+    ),
+    Subcommand(
+        "sweep",
+        "solve a grid of problems into a resumable results store",
+        _sweep_arguments,
+        _cmd_sweep,
+        "lpm sweep SPEC.toml [--store PATH] [--dask ADDRESS | --dask-workers N]: solve the\n"
+        "grid of a TOML spec into a SQLite store; re-running resumes, never duplicating a\n"
+        "finished row. lpm sweep show STORE [--csv | --json]: read a store back.",
+    ),
+    Subcommand(
+        "bench",
+        "time lpm against baselines measured in the same run",
+        _bench_arguments,
+        _cmd_bench,
+        "Each row: lpm's time, a baseline's time on the same problem in the same run, their\n"
+        "ratio (baseline / lpm; > 1: lpm is faster) and the accuracy both reached.",
+    ),
+)
+
+#: The names of the subcommands, in order.
+COMMANDS: tuple[str, ...] = tuple(command.name for command in SUBCOMMANDS)
+
 _EXAMPLES = """\
 examples:
   lpm solve --step 3:3:10:10 --energy 1,1 --json
@@ -550,12 +896,15 @@ examples:
   lpm threshold --majority 2 --minority 2 --energy 1,1
   lpm check --quick
 
-exit codes: 0 done; 1 internal error (or a failed check); 2 bad input; 3 not converged or not
-certified. JSON is strict: non-finite numbers are written as null."""
+exit codes: 0 done; 1 internal error (or a failed check, or a result that could not be saved);
+2 bad input; 3 not converged or not certified. JSON is strict: non-finite numbers are written as
+null."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``lpm`` (methods are read from :data:`lpm.METHODS` now).
+    """The argument parser of ``lpm``, one subparser per row of :data:`SUBCOMMANDS`.
+
+    Building it imports no solver (see the module docstring).
 
     Returns
     -------
@@ -563,140 +912,26 @@ def build_parser() -> argparse.ArgumentParser:
         Its ``error`` raises :class:`UsageError` instead of exiting, so that :func:`main` prints
         exactly one line; each subcommand stores its handler as ``run``.
     """
-    formatter = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog="lpm",
         description="Certified optima of the layer-peeled and unconstrained-feature models.",
         epilog=_EXAMPLES,
-        formatter_class=formatter,
+        formatter_class=_Formatter,
         allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"lpm {lpm.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    solve = sub.add_parser(
-        "solve",
-        help="solve one problem and report the optimum and its geometry",
-        description="Solve one problem; report the optimum, its certificate and its geometry.",
-        epilog=_EXAMPLES,
-        formatter_class=formatter,
-        allow_abbrev=False,
-    )
-    _add_problem_flags(solve)
-    _add_solver_flags(solve)
-    solve.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    solve.add_argument(
-        "--save", metavar="PATH", help="also write the solution (PATH.npz and PATH.json)"
-    )
-    solve.set_defaults(run=_cmd_solve)
-
-    cmp = sub.add_parser(
-        "compare",
-        help="a problem and its variants side by side",
-        description=(
-            "Solve a problem and one or more variants of it side by side (the same solver options\n"
-            "for every row). Minority separation is measured on the base problem's minority\n"
-            "classes in every row. Variants:\n"
-            + "\n".join(f"  {k:<14}{v}" for k, v in VARIANTS.items())
-        ),
-        formatter_class=formatter,
-        allow_abbrev=False,
-    )
-    _add_problem_flags(cmp)
-    _add_solver_flags(cmp)
-    cmp.add_argument(
-        "--against",
-        nargs="+",
-        required=True,
-        metavar="VARIANT",
-        help=f"one or more of: {', '.join(VARIANTS)} (space or comma separated)",
-    )
-    cmp.add_argument("--json", action="store_true", help="a JSON list of solve objects")
-    cmp.set_defaults(run=_cmd_compare)
-
-    thr = sub.add_parser(
-        "threshold",
-        help="the minority-collapse threshold R0 of the layer-peeled model",
-        description=(
-            "The smallest ratio R at which the minority classifiers of the layer-peeled model "
-            "(CE, learnable classifier) coincide: max over minority pairs ‖w_k − w_l‖² ≤ 1e-6·EW."
-        ),
-        allow_abbrev=False,
-    )
-    thr.add_argument("--majority", type=int, required=True, metavar="KA", help="majority classes")
-    thr.add_argument("--minority", type=int, required=True, metavar="KB", help="minority classes")
-    thr.add_argument("--energy", required=True, metavar="EW,EH", help="layer-peeled budgets")
-    thr.add_argument("--dim", type=int, metavar="d", help="feature dimension")
-    thr.add_argument("--rtol", type=float, default=1e-3, help="relative width of the bracket")
-    thr.add_argument(
-        "--method",
-        choices=tuple(lpm.METHODS),
-        help="solution method of each solve (default: the SDP, 'convex', where registered)",
-    )
-    thr.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    thr.set_defaults(run=_cmd_threshold)
-
-    chk = sub.add_parser(
-        "check",
-        help="run the theorem checks of proofs_check",
-        description="Run the theorem checks; exit 1 when any fails. Progress goes to stderr.",
-        allow_abbrev=False,
-    )
-    chk.add_argument("--quick", action="store_true", help="the fast subset of cases")
-    chk.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    chk.add_argument("--only", nargs="+", metavar="ID", help="run only these checks")
-    chk.set_defaults(run=_cmd_check)
-
-    fig = sub.add_parser(
-        "figures",
-        help="write the figures as PNG and PDF",
-        description="Write each figure as PNG and PDF and print the paths.",
-        allow_abbrev=False,
-    )
-    fig.add_argument("--quick", action="store_true", help="coarser grids, for a fast look")
-    fig.add_argument("--out", metavar="DIR", help="output folder")
-    fig.add_argument("--only", nargs="+", metavar="NAME", help="build only these figures")
-    fig.set_defaults(run=_cmd_figures)
-
-    swp = sub.add_parser(
-        "sweep",
-        help="solve a grid of problems into a resumable results store",
-        description=(
-            "lpm sweep SPEC.toml [--store PATH] [--dask ADDRESS | --dask-workers N]: solve the\n"
-            "grid of a TOML spec into a SQLite store; re-running resumes, never duplicating a\n"
-            "finished row. lpm sweep show STORE [--csv | --json]: read a store back."
-        ),
-        formatter_class=formatter,
-        allow_abbrev=False,
-    )
-    swp.add_argument("target", nargs="+", metavar="SPEC.toml | show STORE")
-    swp.add_argument("--store", metavar="PATH", help="results store (default: SPEC.sqlite)")
-    swp.add_argument("--dask", metavar="ADDRESS", help="a running Dask scheduler")
-    swp.add_argument(
-        "--dask-workers", type=int, metavar="N", help="start N local Dask worker processes"
-    )
-    swp.add_argument("--device", default="cpu", help="cpu or cuda")
-    swp.add_argument("--batch-size", type=int, default=64, help="problems per batch")
-    swp.add_argument("--csv", action="store_true", help="with show: CSV on stdout (default)")
-    swp.add_argument("--json", action="store_true", help="JSON on stdout")
-    swp.set_defaults(run=_cmd_sweep)
-
-    bench = sub.add_parser(
-        "bench",
-        help="time lpm against baselines measured in the same run",
-        description=(
-            "Each row: lpm's time, a baseline's time on the same problem in the same run, their\n"
-            "ratio (baseline / lpm; > 1: lpm is faster) and the accuracy both reached."
-        ),
-        formatter_class=formatter,
-        allow_abbrev=False,
-    )
-    bench.add_argument("--quick", action="store_true", help="smaller instances, fewer repeats")
-    bench.add_argument("--json", action="store_true", help="a JSON list of rows on stdout")
-    bench.add_argument("--device", default="cpu", help="cpu or cuda")
-    bench.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
-    bench.set_defaults(run=_cmd_bench)
-    assert tuple(sub.choices) == COMMANDS
+    for command in SUBCOMMANDS:
+        subparser = sub.add_parser(
+            command.name,
+            help=command.help,
+            description=command.description or command.help,
+            epilog=_EXAMPLES if command.name == "solve" else None,
+            formatter_class=_Formatter,
+            allow_abbrev=False,
+        )
+        command.add_arguments(subparser)
+        subparser.set_defaults(run=command.run)
     return parser
 
 
@@ -720,8 +955,17 @@ def _attach_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
-def _one_line(message: object) -> str:
-    return " ".join(str(message).split())
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(_attach_negative_values(argv))
+    if unknown:
+        prog = "lpm" if args.command is None else f"lpm {args.command}"
+        raise UsageError(
+            f"unrecognized arguments: {' '.join(unknown)}; run '{prog} --help' for what is allowed"
+        )
+    if args.command is None:
+        raise UsageError(f"a command is required; allowed: {_names(COMMANDS)} (see 'lpm --help')")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -734,27 +978,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 done; 1 internal error (or a failed check); 2 bad input; 3 not converged or not
-        certified (see the module docstring).
+        0 done; 1 internal error (or a failed check, or an unsaved result); 2 bad input; 3 not
+        converged or not certified; 130 interrupted; 141 stdout closed (see the module docstring).
     """
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
-        parser = build_parser()
-        argv = _attach_negative_values(sys.argv[1:] if argv is None else list(argv))
         try:
-            args, unknown = parser.parse_known_args(argv)
+            args = _parse(sys.argv[1:] if argv is None else list(argv))
         except SystemExit as done:  # --help and --version
             return int(done.code or 0)
-        if unknown:
-            prog = "lpm" if args.command is None else f"lpm {args.command}"
-            raise UsageError(
-                f"unrecognized arguments: {' '.join(unknown)}; run '{prog} --help' for what is "
-                "allowed"
-            )
-        if args.command is None:
-            raise UsageError(
-                f"a command is required; allowed: {', '.join(COMMANDS)} (see 'lpm --help')"
-            )
         return args.run(args)
     except UsageError as err:
         print(f"lpm: error: {_one_line(err)}", file=sys.stderr)
@@ -764,9 +996,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"lpm: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except _Unavailable as err:
-        print(f"lpm: internal error: {_one_line(err)}", file=sys.stderr)
-        return EXIT_INTERNAL
     except BrokenPipeError:
         # The reader of stdout went away (``lpm ... | head``): stop quietly, as a SIGPIPE would.
         devnull = os.open(os.devnull, os.O_WRONLY)

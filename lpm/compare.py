@@ -21,7 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from lpm.geometry import GeometryReport, measure
+from lpm.geometry import GeometryReport, geometry
 from lpm.problem import Problem
 from lpm.solution import Solution
 from lpm.solvers import solve_batch
@@ -183,13 +183,11 @@ def compare_geometry(
         minority = rows[0][1].minority_classes if rows else ()
     minority = tuple(minority)
     reports: list[GeometryReport | None] = []
-    for _, problem, solution in rows:
+    for _, _, solution in rows:
         if not all(np.all(np.isfinite(x)) for x in (solution.W, solution.H, solution.b)):
             reports.append(None)
             continue
-        reports.append(
-            measure(solution.W, solution.H, problem.labels, solution.b, minority=minority)
-        )
+        reports.append(geometry(solution, minority=minority))
     return reports
 
 

@@ -1,4 +1,7 @@
-"""The collapse geometry of any classifier and features: NC1–NC4 and the imbalance-aware measures.
+"""The collapse geometry of any classifier and features: NC1–NC4, the field's metrics under their
+names (self-duality, CDNV, the bias relation, Papyan et al.'s NC1), NC2/NC3 against a closed-form
+prediction, and the imbalance-aware measures. docs/metrics.md maps each key to the metric codes of
+Zhu et al. 2021 and rhubarbwu/neural-collapse.
 
 Notation (the package's): K classes, d feature dimension, N samples; ``W`` (K, d) with rows w_k;
 ``H`` (N, d) with rows h_i; ``b`` (K,) or None; ``labels`` (N,) with y_i in 0..K−1; n_k samples in
@@ -41,6 +44,7 @@ Zhu, Ding, Zhou, Li, You, Sulam, Qu, "A geometric analysis of neural collapse wi
 features", NeurIPS 2021 — the matrix form of NC2.
 Fang, He, Long, Su, "Exploring deep neural networks via layer-peeled model: minority collapse in
 imbalanced training", PNAS 118 (2021) — minority collapse, ‖w_k − w_l‖².
+Galanti, György, Hutter, "On the role of neural collapse in transfer learning", ICLR 2022 — CDNV.
 Dang, Tran, Nguyen, Ho, "Neural collapse for cross-entropy class-imbalanced learning with
 unconstrained ReLU features", ICML 2024 — orthogonal class means, ``max_abs_cos_m``.
 """
@@ -49,17 +53,21 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from lpm.gram import centring
+from lpm.theory import predict
+
 __all__ = [
     "GLOBAL_MEANS",
     "GeometryReport",
     "GlobalMean",
+    "cdnv",
     "etf_distance",
     "geometry",
     "measure",
@@ -114,11 +122,6 @@ def roundoff_atol(N: int, d: int, scale: float) -> float:
     return _ROUNDOFF_SAFETY * max(N, d) * _EPS * scale
 
 
-def _centering(K: int) -> NDArray[np.float64]:
-    """P_K = I_K − 11ᵀ/K, shape (K, K); ‖P_K‖_F = sqrt(K − 1)."""
-    return np.eye(K) - np.full((K, K), 1.0 / K)
-
-
 def _unit_frobenius(X: NDArray[np.float64]) -> NDArray[np.float64] | None:
     """X / ‖X‖_F computed without overflow or underflow, or None when X = 0."""
     peak = float(np.max(np.abs(X))) if X.size else 0.0
@@ -135,23 +138,34 @@ def _cosines(X: NDArray[np.float64], norms: NDArray[np.float64]) -> NDArray[np.f
     return np.clip(U @ U.T, -1.0, 1.0)
 
 
-def etf_distance(X: NDArray[np.float64]) -> float:
-    """NC2 in matrix form: ‖ G/‖G‖_F − P_K/sqrt(K−1) ‖_F with G = X Xᵀ (Zhu et al. 2021).
+def etf_distance(
+    X: NDArray[np.float64], *, gram: bool = False, target: ArrayLike | None = None
+) -> float:
+    """NC2 in matrix form: ‖G/‖G‖_F − P_K/sqrt(K−1)‖_F with G = X Xᵀ (Zhu et al. 2021).
 
     Parameters
     ----------
-    X : ndarray, shape=[K, d]
-        Rows x_k (W, or the centred class means). 0 exactly for a simplex ETF of any scale;
-        nan when X = 0.
+    X : ndarray, shape=[K, d], or shape=[K, K] with ``gram``
+        Rows x_k (W, or the centred class means), or with ``gram=True`` the (K, K) matrix G
+        itself (e.g. W M̃ᵀ, for the self-duality metric). 0 exactly for a simplex ETF of any
+        scale; nan when G = 0.
+    target : array_like, shape=[K, K], optional
+        Replace P_K/sqrt(K−1) by Ĝ/‖Ĝ‖_F (a predicted Gram); nan when Ĝ = 0.
     """
     X = np.asarray(X, dtype=np.float64)
     K = X.shape[0]
-    Y = _unit_frobenius(X)
-    if Y is None:
+    if gram:
+        G = _unit_frobenius(X)
+    else:
+        Y = _unit_frobenius(X)
+        G = None if Y is None else _unit_frobenius(Y @ Y.T)
+    if target is None:
+        reference = centring(K) / math.sqrt(K - 1)
+    else:
+        reference = _unit_frobenius(np.asarray(target, dtype=np.float64))
+    if G is None or reference is None:
         return math.nan
-    G = Y @ Y.T
-    G = G / np.linalg.norm(G)
-    return float(np.linalg.norm(G - _centering(K) / math.sqrt(K - 1)))
+    return float(np.linalg.norm(G - reference))
 
 
 def _equinorm(norms: NDArray[np.float64]) -> float:
@@ -293,6 +307,27 @@ class GeometryReport:
         How μ_G and Σ_W were weighted (module notes).
     global_mean : ndarray, shape (d,)
         μ_G.
+    self_duality : float
+        ‖W M̃ᵀ/‖W M̃ᵀ‖_F − P_K/sqrt(K−1)‖_F (Zhu et al. 2021's NC3; tding1/Neural-Collapse's
+        ``WH_relation_metric``, rhubarbwu/neural-collapse's ``self_duality_error``); ``nan`` when
+        W M̃ᵀ = 0. 0 exactly when W and M̃ are one simplex ETF up to scale.
+    cdnv : float
+        Average over pairs k < l of (σ_k² + σ_l²) / (2‖h̄_k − h̄_l‖²) with
+        σ_k² = (1/n_k) Σ_{y_i = k} ‖h_i − h̄_k‖² (Galanti et al. 2022); independent of μ_G.
+        A pair of equal means contributes ``inf`` (``nan`` when both classes are also collapsed).
+    bias_global_mean : float
+        ‖W μ_G + b‖ (Zhu et al. 2021's bias relation; tding1/Neural-Collapse plots it as NC4).
+    nc1_papyan : float
+        (1/K) tr(Σ_W Σ_B⁺) under Papyan et al.'s convention whatever ``global_mean_convention``
+        says: μ_G = (1/N) Σ_i h_i, Σ_W = (1/N) Σ_i (h_i − h̄_{y_i})(·)ᵀ (tding1/Neural-Collapse's
+        ``collapse_metric``).
+    nc2_w_predicted, nc2_m_predicted, self_duality_predicted : float or None
+        ‖G/‖G‖_F − Ĝ/‖Ĝ‖_F‖_F for G = W Wᵀ, M Mᵀ (uncentred) and W Mᵀ against the Grams Ĝ of a
+        closed-form prediction (:func:`lpm.theory.predict`): NC2 and NC3 measured against the
+        optimum the theorem predicts (imbalanced, ReLU, MSE, SELI) instead of the balanced ETF.
+        None without a prediction, or when it does not fix that Gram.
+    prediction_reference : str or None
+        The paper and theorem of the prediction used.
     """
 
     nc1: float
@@ -318,6 +353,14 @@ class GeometryReport:
     sigma_b_rank: int
     global_mean_convention: GlobalMean
     global_mean: NDArray[np.float64]
+    self_duality: float = math.nan
+    cdnv: float = math.nan
+    bias_global_mean: float = math.nan
+    nc1_papyan: float = math.nan
+    nc2_w_predicted: float | None = None
+    nc2_m_predicted: float | None = None
+    self_duality_predicted: float | None = None
+    prediction_reference: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable form: floats, ints, strings, nested lists, None.
@@ -357,6 +400,95 @@ def pair_separation(X: NDArray[np.float64], classes) -> float:
     return max(float(np.sum((X[k] - X[l]) ** 2)) for k, l in itertools.combinations(classes, 2))
 
 
+def _centred(
+    M: NDArray[np.float64], mu_g: NDArray[np.float64], atol: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(M̃, ‖M̃_k‖): rows h̄_k − μ_G, with rows of norm ≤ atol (round-off) set to exactly 0."""
+    M_c = M - mu_g
+    norms = np.linalg.norm(M_c, axis=1)
+    M_c[norms <= atol] = 0.0
+    norms[norms <= atol] = 0.0
+    return M_c, norms
+
+
+def _nc1(
+    M_c: NDArray[np.float64],
+    deviations: NDArray[np.float64],
+    weights: NDArray[np.float64] | float,
+    within_zero: bool,
+) -> tuple[float, int]:
+    """(NC1, rank Σ_B): (1/K) tr(Σ_W Σ_B⁺) with Σ_B = (1/K) M̃ᵀM̃ and Σ_W = Σ_i w_i δ_i δ_iᵀ.
+
+    Σ_B = V diag(s²) Vᵀ with s the singular values of M̃/sqrt(K); eigenvalues λ_r ≤
+    :func:`rank_rtol`·λ_max are left out, and tr(Σ_W Σ_B⁺) = Σ_r (Σ_i w_i (v_rᵀδ_i)²)/λ_r is a
+    weighted sum of squares, so NC1 ≥ 0. Σ_B = 0 gives 0 when every δ_i = 0, else inf.
+    """
+    K, d = M_c.shape
+    if not np.any(M_c):
+        return (0.0 if within_zero else math.inf), 0
+    _, s, Vt = np.linalg.svd(M_c / math.sqrt(K), full_matrices=False)
+    lam = s**2
+    keep = lam > rank_rtol(K, d) * lam[0]
+    projected = deviations @ Vt[keep].T
+    quad = np.sum(weights * projected.T**2, axis=1)
+    return max(0.0, float(np.sum(quad / lam[keep])) / K), int(np.count_nonzero(keep))
+
+
+def cdnv(H: ArrayLike, labels: ArrayLike, M: ArrayLike | None = None) -> float:
+    """Class-distance normalised variance, averaged over the pairs of classes.
+
+    CDNV = (2/(K(K−1))) Σ_{k<l} (σ_k² + σ_l²) / (2‖h̄_k − h̄_l‖²), with
+    σ_k² = (1/n_k) Σ_{y_i = k} ‖h_i − h̄_k‖² (Galanti, György, Hutter, "On the role of neural
+    collapse in transfer learning", ICLR 2022, Def. 1).
+
+    Parameters
+    ----------
+    H : array_like, shape=[N, d]
+    labels : array_like of int, shape=[N]
+        Classes 0..K−1, each present.
+    M : array_like, shape=[K, d], optional
+        The class means, when already computed.
+
+    Returns
+    -------
+    float
+        0 for collapsed features with distinct means; a pair of equal means gives ``inf``
+        (``nan`` when both of its classes are collapsed too). Variances and distances within
+        :func:`roundoff_atol` of 0 are taken as 0.
+    """
+    H = np.asarray(H, dtype=np.float64)
+    y = np.asarray(labels)
+    K = int(y.max()) + 1
+    counts = np.bincount(y, minlength=K)
+    M = _class_means(H, y, counts) if M is None else np.asarray(M, dtype=np.float64)
+    atol = roundoff_atol(*H.shape, float(np.max(np.linalg.norm(H, axis=1))))
+    variances = np.bincount(y, weights=np.sum((H - M[y]) ** 2, axis=1), minlength=K) / counts
+    variances[variances <= atol**2] = 0.0
+    k, l = np.triu_indices(K, k=1)
+    numerator = variances[k] + variances[l]
+    distance = 2.0 * np.sum((M[k] - M[l]) ** 2, axis=1)
+    distance[distance <= 2.0 * atol**2] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.mean(numerator / distance))
+
+
+def _predicted_distances(
+    W: NDArray[np.float64], M: NDArray[np.float64], prediction: Any
+) -> dict[str, Any]:
+    """The ``*_predicted`` fields: scale-free distances of W Wᵀ, M Mᵀ, W Mᵀ to a prediction."""
+    if prediction is None:
+        return {}
+    out: dict[str, Any] = {"prediction_reference": str(getattr(prediction, "reference", ""))}
+    for key, attr, G in (
+        ("nc2_w_predicted", "w_gram", W @ W.T),
+        ("nc2_m_predicted", "m_gram", M @ M.T),
+        ("self_duality_predicted", "wm_gram", W @ M.T),
+    ):
+        target = getattr(prediction, attr, None)
+        out[key] = None if target is None else etf_distance(G, gram=True, target=target)
+    return out
+
+
 def measure(
     W: ArrayLike,
     H: ArrayLike,
@@ -365,6 +497,7 @@ def measure(
     *,
     minority: Iterable[int] | None = (),
     global_mean: GlobalMean = "class-average",
+    prediction: Any = None,
 ) -> GeometryReport:
     """Measure neural collapse (NC1–NC4) and the imbalance-aware geometry of W and H.
 
@@ -383,6 +516,9 @@ def measure(
     global_mean : {"class-average", "sample"}
         μ_G = (1/K) Σ_k h̄_k with Σ_W = (1/K) Σ_k (1/n_k) Σ_{y_i=k} (h_i − h̄_k)(·)ᵀ, or
         μ_G = (1/N) Σ_i h_i with Σ_W = (1/N) Σ_i (h_i − h̄_{y_i})(·)ᵀ.
+    prediction : object, optional
+        A closed form with attributes ``w_gram``, ``m_gram``, ``wm_gram`` ((K, K) or None) and
+        ``reference`` — e.g. ``lpm.theory.predict(problem)`` — for the ``*_predicted`` metrics.
 
     Returns
     -------
@@ -395,8 +531,10 @@ def measure(
         * NC2 = ‖G/‖G‖_F − P_K/sqrt(K−1)‖_F, G = W Wᵀ or M̃ M̃ᵀ, plus equinorm, equiangularity
           and max-angle; NC3 = ‖Wᵀ/‖W‖_F − M̃ᵀ/‖M̃‖_F‖_F²; NC4 = mismatch rate of the classifier
           and the nearest-class-mean rule;
-        * Grams, norms, ``max_abs_cos_m`` and ``minority_w_separation`` (see
-          :class:`GeometryReport`).
+        * Grams, norms, ``max_abs_cos_m`` and ``minority_w_separation``;
+        * the field's metrics under their names: ``self_duality``, ``cdnv``,
+          ``bias_global_mean``, ``nc1_papyan``, and NC2/NC3 against a prediction (see
+          :class:`GeometryReport`; docs/metrics.md maps each to the field's codes).
 
     Raises
     ------
@@ -432,34 +570,22 @@ def measure(
 
     M = _class_means(H, y, counts)
 
+    scale = float(np.max(np.linalg.norm(H, axis=1))) if N else 0.0
+    atol = roundoff_atol(N, d, scale)
+    deviations = H - M[y]
+    within_zero = bool(np.all(np.linalg.norm(deviations, axis=1) <= atol))
     if global_mean == "class-average":
         mu_g = M.mean(axis=0)
         weights = 1.0 / (K * counts[y])
     else:
         mu_g = H.mean(axis=0)
         weights = np.full(N, 1.0 / N)
-
-    scale = float(np.max(np.linalg.norm(H, axis=1))) if N else 0.0
-    atol = roundoff_atol(N, d, scale)
-    M_c = M - mu_g
-    mc_norms = np.linalg.norm(M_c, axis=1)
-    M_c[mc_norms <= atol] = 0.0
-    mc_norms[mc_norms <= atol] = 0.0
-    deviations = H - M[y]
-    within_zero = bool(np.all(np.linalg.norm(deviations, axis=1) <= atol))
-
-    # NC1 through Σ_B = (1/K) M̃ᵀM̃ = V diag(s²) Vᵀ with s the singular values of M̃/sqrt(K).
-    if not np.any(M_c):
-        nc1 = 0.0 if within_zero else math.inf
-        rank = 0
+    M_c, mc_norms = _centred(M, mu_g, atol)
+    nc1, rank = _nc1(M_c, deviations, weights, within_zero)
+    if global_mean == "sample":
+        nc1_papyan = nc1
     else:
-        _, s, Vt = np.linalg.svd(M_c / math.sqrt(K), full_matrices=False)
-        lam = s**2
-        keep = lam > rank_rtol(K, d) * lam[0]
-        rank = int(np.count_nonzero(keep))
-        projected = deviations @ Vt[keep].T
-        quad = weights @ projected**2
-        nc1 = max(0.0, float(np.sum(quad / lam[keep])) / K)
+        nc1_papyan = _nc1(_centred(M, H.mean(axis=0), atol)[0], deviations, 1.0 / N, within_zero)[0]
 
     w_norms = np.linalg.norm(W, axis=1)
     m_norms = np.linalg.norm(M, axis=1)
@@ -471,6 +597,7 @@ def measure(
     W_unit = _unit_frobenius(W)
     M_unit = _unit_frobenius(M_c)
     nc3 = math.nan if W_unit is None or M_unit is None else float(np.sum((W_unit - M_unit) ** 2))
+    predicted = _predicted_distances(W, M, prediction)
 
     logits = H @ W.T + bias
     nearest = np.argmin(np.sum(M**2, axis=1) - 2.0 * (H @ M.T), axis=1)
@@ -502,11 +629,26 @@ def measure(
         sigma_b_rank=rank,
         global_mean_convention=global_mean,
         global_mean=_read_only(mu_g),
+        self_duality=etf_distance(W @ M_c.T, gram=True),
+        cdnv=cdnv(H, y, M),
+        bias_global_mean=float(np.linalg.norm(W @ mu_g + bias)),
+        nc1_papyan=nc1_papyan,
+        **predicted,
     )
 
 
-def geometry(solution: Any, *, global_mean: GlobalMean = "class-average") -> GeometryReport:
+def geometry(
+    solution: Any,
+    *,
+    global_mean: GlobalMean = "class-average",
+    prediction: Any = "auto",
+    minority: Sequence[int] | None = None,
+) -> GeometryReport:
     """The geometry of a solution: :func:`measure` on its W, H, b, labels and minority classes.
+
+    For the unregularised model only directions have a limit (the max-margin point, SELI), so
+    its geometry is that of W/‖W‖_F and H/‖H‖_F: every caller (``lpm solve``, ``compare``,
+    sweeps) reports the same numbers for the same solution.
 
     Parameters
     ----------
@@ -515,22 +657,48 @@ def geometry(solution: Any, *, global_mean: GlobalMean = "class-average") -> Geo
         ``labels`` (N,) and ``minority_classes`` (0-based; () when absent).
     global_mean : {"class-average", "sample"}
         Convention for μ_G and Σ_W (see :func:`measure`).
+    prediction : "auto", None or a prediction
+        The closed form the ``*_predicted`` metrics compare with: ``"auto"`` asks
+        :func:`lpm.theory.predict` for the problem's (used only when it predicts the optimum or
+        the max-margin direction, not a bound); None: no comparison.
+    minority : sequence of int, optional
+        0-based classes for ``minority_w_separation`` (default: the problem's
+        ``minority_classes``; :func:`lpm.compare.compare_geometry` passes the base problem's).
 
     Returns
     -------
     GeometryReport
-        NC1 = (1/K) tr(Σ_W Σ_B⁺), NC2–NC4 and the imbalance-aware measures, as in :func:`measure`.
+        NC1 = (1/K) tr(Σ_W Σ_B⁺), NC2–NC4, the field's metrics and the imbalance-aware
+        measures, as in :func:`measure`.
 
     References
     ----------
     Papyan, Han, Donoho, PNAS 2020; Zhu et al., NeurIPS 2021; Fang et al., PNAS 2021.
     """
     problem = solution.problem
+    if isinstance(prediction, str):
+        if prediction != "auto":
+            raise ValueError(f"prediction {prediction!r} is not known; allowed: 'auto', None")
+        prediction = _prediction_of(problem)
+    W, H = solution.W, solution.H
+    if getattr(problem, "regime", None) == "unregularised":
+        W = W / max(float(np.linalg.norm(W)), 1e-300)
+        H = H / max(float(np.linalg.norm(H)), 1e-300)
     return measure(
-        solution.W,
-        solution.H,
+        W,
+        H,
         problem.labels,
         getattr(solution, "b", None),
-        minority=getattr(problem, "minority_classes", None),
+        minority=getattr(problem, "minority_classes", None) if minority is None else minority,
         global_mean=global_mean,
+        prediction=prediction,
     )
+
+
+def _prediction_of(problem: Any) -> Any:
+    """lpm.theory's prediction of the optimum (or max-margin direction), else None."""
+    try:
+        found = predict(problem)
+    except (ValueError, TypeError, AttributeError, ArithmeticError, np.linalg.LinAlgError):
+        return None  # no closed form (or none computable) for this problem: nothing to compare
+    return found if found.kind in ("optimum", "max_margin") else None

@@ -12,10 +12,12 @@ the per-sample loss ℓ(z, y) on logits z ∈ R^K is
 * ``mse`` ½‖z − e_y‖² to one-hot targets;
 * ``dr``  dot-regression ½(z_y − t)² with t = sqrt(E_W E_H) (Yang et al. 2022).
 
-The decays λ are 0 outside the regularised model; a fixed classifier's penalty is a constant and
-left out (λ_W = 0 for it). The layer-peeled constraints are not part of f: see
-:mod:`lpm.constraints`. Every solver, certificate, check and test evaluates the objective here;
-:func:`objective` is the NumPy entry point for one problem.
+The decays λ are 0 outside the regularised model. A fixed classifier's penalty (λ_W/2)‖W‖_F² is a
+constant, and part of f all the same (it has no gradient); :func:`constant_penalty` gives it,
+with the other term constant on the feasible set, for the programs that leave W or H out. The
+layer-peeled constraints are not part of f: see :mod:`lpm.constraints`. Every solver,
+certificate, check and test evaluates the objective here; :func:`objective` is the NumPy entry
+point for one problem.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from lpm.classifiers import classifier_matrix
 from lpm.problem import Problem
 
 __all__ = [
     "ObjectiveData",
+    "constant_penalty",
     "loss_and_dlogits",
     "objective",
     "objective_data",
@@ -95,8 +99,6 @@ def objective_data(
     dtype: torch.dtype = torch.float64,
 ) -> ObjectiveData:
     """Stack the objectives of same-K, same-d, same-loss problems into one batch."""
-    from lpm.classifiers import classifier_matrix  # local: classifiers import problem only
-
     if not problems:
         raise ValueError("need at least one problem")
     first = problems[0]
@@ -123,8 +125,6 @@ def objective_data(
         mask[j, : p.N] = True
         if p.decay is not None:
             lam[j] = p.decay
-            if p.fixed_classifier:
-                lam[j, 0] = 0.0
             if p.bias != "penalised":
                 lam[j, 2] = 0.0
         target[j] = p.dr_target
@@ -220,8 +220,7 @@ def value_and_grad(
     mask = data.mask.unsqueeze(-1).to(H.dtype)
     sq_H = ((H * mask) ** 2).sum((1, 2))
     f = f + 0.5 * data.lam_H * sq_H
-    if W is not None:
-        f = f + 0.5 * data.lam_W * (W * W).sum((1, 2))
+    f = f + 0.5 * data.lam_W * (Wm * Wm).sum((1, 2))  # for a fixed W, a constant
     if b is not None:
         f = f + 0.5 * data.lam_b * (b * b).sum(-1)
     if not need_grad:
@@ -235,6 +234,26 @@ def value_and_grad(
     if b is not None:
         grad_b = G.sum(1) + data.lam_b.unsqueeze(-1) * b
     return f, grad_W, grad_H, grad_b
+
+
+def constant_penalty(problem: Problem) -> float:
+    """The part of the objective that is constant on the feasible set, for the programs and
+    bounds that pose the problem without it: (λ_W/2)‖W‖_F² of a fixed classifier under weight
+    decay, plus (λ_H/2)·N·r² for spherical features under weight decay (every ‖h_i‖² is r²).
+
+    Examples
+    --------
+    >>> p = Problem.balanced(2, 1, dim=1, classifier="etf", decay=(0.5, 0.1))
+    >>> round(constant_penalty(p), 12)     # (0.5/2)·‖W‖², the unit ETF's ‖W‖² = K = 2
+    0.5
+    """
+    value = 0.0
+    if problem.features == "sphere" and problem.decay is not None:
+        value += 0.5 * problem.decay[1] * problem.N * problem.sphere_radius**2
+    if problem.fixed_classifier and problem.decay is not None:
+        W = classifier_matrix(problem)
+        value += 0.5 * problem.decay[0] * float((W * W).sum())
+    return value
 
 
 def objective(

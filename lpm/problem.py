@@ -64,6 +64,44 @@ def _positive_finite(name: str, values: tuple[float, ...], *, zero_last: bool = 
             raise ValueError(f"{name} must be {what}, got {v!r}")
 
 
+def _clean_counts(counts: object) -> tuple[int, ...]:
+    """The counts as a tuple of positive ints, or a one-line ValueError."""
+    if isinstance(counts, (str, bytes)) or not hasattr(counts, "__len__"):
+        raise ValueError(f"counts must be a list of positive integers, got {counts!r}")
+    if len(counts) < 2:
+        raise ValueError(f"need at least K = 2 classes, got {len(counts)} count(s)")
+    clean = []
+    for c in counts:
+        try:
+            ok = not isinstance(c, bool) and float(c) == int(c) and int(c) >= 1
+        except (TypeError, ValueError, OverflowError):
+            ok = False
+        if not ok:
+            raise ValueError(f"counts must be positive integers, got {c!r}")
+        clean.append(int(c))
+    if sum(clean) > MAX_SAMPLES:
+        raise ValueError(f"N = {sum(clean)} samples is too many; at most {MAX_SAMPLES}")
+    return tuple(clean)
+
+
+def _clean_energy(energy: object) -> tuple[float, float]:
+    values = tuple(energy)
+    if len(values) != 2:
+        raise ValueError(f"energy must be two numbers EW,EH, got {energy!r}")
+    _positive_finite("energy", values)
+    return (float(values[0]), float(values[1]))
+
+
+def _clean_decay(decay: object) -> tuple[float, float, float]:
+    values = tuple(decay)
+    if len(values) == 2:
+        values = (*values, 0.0)
+    if len(values) != 3:
+        raise ValueError(f"decay must be LW,LH or LW,LH,LB, got {decay!r}")
+    _positive_finite("decay", values, zero_last=True)
+    return (float(values[0]), float(values[1]), float(values[2]))
+
+
 @dataclass(frozen=True)
 class Problem:
     """One model of the layer-peeled / unconstrained-feature family.
@@ -103,23 +141,8 @@ class Problem:
     _labels: NDArray[np.int64] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        counts = self.counts
-        if isinstance(counts, (str, bytes)) or not hasattr(counts, "__len__"):
-            raise ValueError(f"counts must be a list of positive integers, got {counts!r}")
-        if len(counts) < 2:
-            raise ValueError(f"need at least K = 2 classes, got {len(counts)} count(s)")
-        clean = []
-        for c in counts:
-            try:
-                ok = not isinstance(c, bool) and float(c) == int(c) and int(c) >= 1
-            except (TypeError, ValueError, OverflowError):
-                ok = False
-            if not ok:
-                raise ValueError(f"counts must be positive integers, got {c!r}")
-            clean.append(int(c))
-        object.__setattr__(self, "counts", tuple(clean))
-        if sum(clean) > MAX_SAMPLES:
-            raise ValueError(f"N = {sum(clean)} samples is too many; at most {MAX_SAMPLES}")
+        clean = _clean_counts(self.counts)
+        object.__setattr__(self, "counts", clean)
         if isinstance(self.dim, bool) or int(self.dim) != self.dim or int(self.dim) < 1:
             raise ValueError(f"dim must be a positive integer, got {self.dim!r}")
         object.__setattr__(self, "dim", int(self.dim))
@@ -131,19 +154,20 @@ class Problem:
         if self.energy is not None and self.decay is not None:
             raise ValueError("energy and decay exclude each other; give one of them, or neither")
         if self.energy is not None:
-            energy = tuple(self.energy)
-            if len(energy) != 2:
-                raise ValueError(f"energy must be two numbers EW,EH, got {self.energy!r}")
-            _positive_finite("energy", energy)
-            object.__setattr__(self, "energy", (float(energy[0]), float(energy[1])))
+            object.__setattr__(self, "energy", _clean_energy(self.energy))
         if self.decay is not None:
-            decay = tuple(self.decay)
-            if len(decay) == 2:
-                decay = (*decay, 0.0)
-            if len(decay) != 3:
-                raise ValueError(f"decay must be LW,LH or LW,LH,LB, got {self.decay!r}")
-            _positive_finite("decay", decay, zero_last=True)
-            object.__setattr__(self, "decay", tuple(float(v) for v in decay))
+            object.__setattr__(self, "decay", _clean_decay(self.decay))
+        self._check_combination()
+        if isinstance(self.classifier_seed, bool) or int(self.classifier_seed) < 0:
+            raise ValueError(
+                f"classifier seed must be a nonnegative integer, got {self.classifier_seed!r}"
+            )
+        labels = np.repeat(np.arange(len(clean), dtype=np.int64), clean)
+        labels.setflags(write=False)
+        object.__setattr__(self, "_labels", labels)
+
+    def _check_combination(self) -> None:
+        """Refuse the combinations of valid choices that pose no model of the family."""
         if self.loss == "dr" and self.classifier == "learnable":
             raise ValueError(
                 "loss 'dr' needs a fixed classifier (etf or random): with a learnable one its "
@@ -167,13 +191,6 @@ class Problem:
                 "budget 'per-sample' applies only with energy EW,EH; under decay or neither "
                 "there is no feature budget"
             )
-        if isinstance(self.classifier_seed, bool) or int(self.classifier_seed) < 0:
-            raise ValueError(
-                f"classifier seed must be a nonnegative integer, got {self.classifier_seed!r}"
-            )
-        labels = np.repeat(np.arange(len(clean), dtype=np.int64), clean)
-        labels.setflags(write=False)
-        object.__setattr__(self, "_labels", labels)
 
     # ----------------------------------------------------------------------------- constructors
     @classmethod
@@ -265,6 +282,37 @@ class Problem:
         return tuple(k for k, c in enumerate(self.counts) if c == values[0])
 
     @property
+    def class_weights(self) -> NDArray[np.float64]:
+        """π_k = n_k / N, shape=[K]: each class's weight in the loss averaged over N."""
+        counts = np.asarray(self.counts, dtype=np.float64)
+        return counts / counts.sum()
+
+    @property
+    def has_bias(self) -> bool:
+        """True when the problem has a bias b (free or penalised)."""
+        return self.bias != "none"
+
+    @property
+    def batch_key(self) -> tuple:
+        """What problems solved together as one tensor program must share.
+
+        K, d, the loss, whether the classifier is learnable (fixed ETF and random classifiers are
+        both data), the scale regime, the feature budget (under energies), the kind of features
+        and whether there is a bias. Sample counts, energies, decays and fixed classifiers may
+        differ within a batch.
+        """
+        return (
+            self.K,
+            self.dim,
+            self.loss,
+            self.fixed_classifier,
+            self.regime,
+            self.budget if self.regime == "energy" else None,
+            self.features,
+            self.has_bias,
+        )
+
+    @property
     def fixed_classifier(self) -> bool:
         """True for a fixed (not learnable) classifier."""
         return self.classifier != "learnable"
@@ -292,14 +340,6 @@ class Problem:
     def dr_target(self) -> float:
         """The dot-regression target sqrt(E_W E_H) (Yang et al. 2022); 0 without energies."""
         return math.sqrt(self.energy[0] * self.energy[1]) if self.energy is not None else 0.0
-
-    @property
-    def penalty_constant(self) -> float:
-        """The part of the objective constant on the feasible set: (λ_H/2)·N·r² for spherical
-        features under weight decay (every ‖h_i‖² equals r²), else 0."""
-        if self.features == "sphere" and self.decay is not None:
-            return 0.5 * self.decay[1] * self.N * self.sphere_radius**2
-        return 0.0
 
     def to_dict(self) -> dict:
         """The JSON form of ../shared/INTERFACE.md (``problem`` object)."""

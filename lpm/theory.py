@@ -18,7 +18,7 @@ ETF has Gram (K/(K−1)) P_K. In a :class:`Prediction`:
   ``logits = wm_gram.T + bias``;
 * every optimum here has within-class collapse (h_i = h̄_{y_i}), so the class means fix H.
 
-Three kinds of statement, named by ``extra["kind"]``:
+Three kinds of statement, named by ``Prediction.kind``:
 
 * ``"optimum"`` — the global minimum and its minimisers (unique up to rotation unless the
   ``notes`` say otherwise);
@@ -31,7 +31,7 @@ Examples
 >>> from lpm.problem import Problem
 >>> p = Problem.balanced(4, 5, dim=4, energy=(1.0, 1.0))
 >>> pred = predict(p)
->>> round(pred.objective, 10), pred.extra["kind"]
+>>> round(pred.objective, 10), pred.kind
 (0.5826576531, 'optimum')
 """
 
@@ -40,14 +40,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq
 
 from lpm.classifiers import etf_gram
+from lpm.gram import centring, numerical_rank
 from lpm.problem import Problem
+from lpm.tolerances import EXACT_RANK_RTOL, ROOT_XTOL
 
 __all__ = [
     "PREDICTIONS",
@@ -59,6 +61,8 @@ __all__ = [
     "lpm_balanced",
     "mse_collapse_threshold",
     "mse_ufm",
+    "mse_ufm_free_bias",
+    "mse_ufm_no_bias",
     "predict",
     "random_classifier_bound",
     "relu_collapse_threshold",
@@ -69,12 +73,9 @@ __all__ = [
     "zhu_regularised_ce",
 ]
 
-#: Relative accuracy of the scalar roots (fixed_etf_class_average): far below every test tolerance.
-ROOT_XTOL = 1e-15
 
-#: A singular value below this fraction of the largest counts as zero when a rank is read off
-#: an exact Gram matrix (sums of a few terms of size ~1: round-off is ~1e-15).
-RANK_RTOL = 1e-10
+#: What a prediction's ``objective`` is.
+PredictionKind = Literal["optimum", "max_margin", "lower_bound"]
 
 
 # --------------------------------------------------------------------------------- the result
@@ -85,7 +86,7 @@ class Prediction:
     Attributes
     ----------
     objective : float or None
-        The optimal value of the problem as stated (``extra["kind"] == "optimum"``), the
+        The optimal value of the problem as stated (``kind == "optimum"``), the
         max-margin value ½(‖W‖² + ‖H‖²) (``"max_margin"``), or the bound (``"lower_bound"``).
     w_gram : ndarray, shape=[K, K], or None
         W Wᵀ.
@@ -105,9 +106,13 @@ class Prediction:
         The statement in one sentence.
     notes : str
         Conventions, and what is not unique.
+    kind : {"optimum", "max_margin", "lower_bound"}
+        What ``objective`` is (see the module docstring).
+    rank : int or None
+        The rank of the optimum's joint Gram of [W; M] (the least d at which it is realised);
+        None when a Gram is not fixed.
     extra : dict
-        ``"kind"`` (see the module docstring), ``"rank"`` (the rank of the optimum's joint Gram of
-        [W; M], the least d at which it is realised) and the statement's own scalars.
+        The statement's own scalars (margins, thresholds, dual certificates, ...).
     """
 
     objective: float | None
@@ -121,12 +126,9 @@ class Prediction:
     reference: str
     claim: str
     notes: str = ""
+    kind: PredictionKind = "optimum"
+    rank: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def kind(self) -> str:
-        """``"optimum"``, ``"max_margin"`` or ``"lower_bound"``."""
-        return self.extra["kind"]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: arrays as nested lists, None kept."""
@@ -154,6 +156,8 @@ class Prediction:
             "reference",
             "claim",
             "notes",
+            "kind",
+            "rank",
             "extra",
         )
         return {k: plain(getattr(self, k)) for k in names}
@@ -177,7 +181,7 @@ def _prediction(
     reference: str,
     claim: str,
     notes: str,
-    kind: str,
+    kind: PredictionKind,
     **extra: Any,
 ) -> Prediction:
     """Assemble a Prediction: norms from the Gram diagonals, logits = wm_gramᵀ + b, the rank."""
@@ -189,7 +193,8 @@ def _prediction(
     logits = None if wm_gram is None else wm_gram.T + b[None, :]
     rank = None
     if w_gram is not None and m_gram is not None and wm_gram is not None:
-        rank = _rank(np.block([[w_gram, wm_gram], [wm_gram.T, m_gram]]))
+        joint = np.block([[w_gram, wm_gram], [wm_gram.T, m_gram]])
+        rank = numerical_rank(np.linalg.eigvalsh((joint + joint.T) / 2), EXACT_RANK_RTOL)
     return Prediction(
         objective=None if objective is None else float(objective),
         w_gram=_frozen(w_gram),
@@ -202,21 +207,10 @@ def _prediction(
         reference=reference,
         claim=claim,
         notes=notes,
-        extra={
-            "kind": kind,
-            "rank": rank,
-            **{k: _frozen(v) if isinstance(v, np.ndarray) else v for k, v in extra.items()},
-        },
+        kind=kind,
+        rank=rank,
+        extra={k: _frozen(v) if isinstance(v, np.ndarray) else v for k, v in extra.items()},
     )
-
-
-def _rank(G: NDArray[np.float64]) -> int:
-    """Numerical rank of a PSD matrix (eigenvalues above RANK_RTOL × the largest)."""
-    eig = np.linalg.eigvalsh((G + G.T) / 2)
-    top = float(eig.max(initial=0.0))
-    if top <= 0.0:
-        return 0
-    return int((eig > RANK_RTOL * top).sum())
 
 
 # --------------------------------------------------------------------------------- hypotheses
@@ -246,11 +240,6 @@ def _need_balanced(name: str, problem: Problem) -> None:
 
 def _need_dim(name: str, problem: Problem, rank: int, why: str) -> None:
     _need(name, problem.dim >= rank, f"dim ≥ {rank} ({why})", f"dim {problem.dim}")
-
-
-def _centering(K: int) -> NDArray[np.float64]:
-    """P_K = I_K − 11ᵀ/K, shape=[K, K]."""
-    return np.eye(K) - 1.0 / K
 
 
 def _softplus_margin(K: int, t: NDArray[np.float64] | float) -> NDArray[np.float64] | float:
@@ -669,7 +658,7 @@ def relu_ufm(problem: Problem) -> Prediction:
     a2 = t * np.sqrt(lam_W * (K - 1) / (lam_H * n * K))
     c2 = t * np.sqrt(lam_H * n * K / (lam_W * (K - 1)))
     value = float((n / N * _softplus_margin(K, t) + s * t).sum())
-    P = _centering(K)
+    P = centring(K)
     n_alive = int(alive.sum())
     _need_dim(name, problem, n_alive, "the surviving class means are orthogonal and nonnegative")
     return _prediction(
@@ -705,7 +694,7 @@ def relu_ufm(problem: Problem) -> Prediction:
 def _psd_sqrt(A: NDArray[np.float64], *, inverse: bool = False) -> NDArray[np.float64]:
     """A^{1/2} (or the pseudo-inverse square root) of a symmetric PSD matrix."""
     eig, V = np.linalg.eigh((A + A.T) / 2)
-    keep = eig > RANK_RTOL * max(float(eig.max(initial=0.0)), 0.0)
+    keep = eig > EXACT_RANK_RTOL * max(float(eig.max(initial=0.0)), 0.0)
     root = np.sqrt(np.where(keep, eig, 0.0))
     if inverse:
         root = np.where(keep, 1.0 / np.where(keep, root, 1.0), 0.0)
@@ -717,7 +706,7 @@ def _seli_grams(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float, bool]:
     """(W Wᵀ, M Mᵀ, W Mᵀ, ‖Ẑ‖_*, dual certificate holds) of the UF-SVM for counts n."""
     K = len(n)
-    P = _centering(K)
+    P = centring(K)
     PDP = P @ np.diag(n) @ P
     w_gram = _psd_sqrt(PDP)
     d_half = np.sqrt(n)
@@ -726,7 +715,7 @@ def _seli_grams(
     value = float(np.trace(w_gram))
     S = _psd_sqrt(PDP, inverse=True)
     off = S[~np.eye(K, dtype=bool)]
-    certified = bool(np.all(np.diag(S) > 0) and np.all(off <= RANK_RTOL * np.abs(S).max()))
+    certified = bool(np.all(np.diag(S) > 0) and np.all(off <= EXACT_RANK_RTOL * np.abs(S).max()))
     return w_gram, m_gram, P.copy(), value, certified
 
 
@@ -948,82 +937,100 @@ def mse_collapse_threshold(
     return _pick("mse_collapse_threshold", n / n.sum() ** 2, k)
 
 
-def mse_ufm(problem: Problem) -> Prediction:
-    """MSE under weight decay: an orthogonal frame without bias, a simplex ETF with a free bias.
-
-    Statements (THEORY §5.2 and §5.3, derived and checked here; the imbalanced bias-free case is
-    Dang, Tran, Osher, Tran-The, Ho, Nguyen, ICML 2023, arXiv 2301.00437, one-layer case; Tirer
-    and Bruna, ICML 2022, for the balanced case):
-
-    * **bias none, any counts.** Collapse to the means; with G = Mᵀ D^{1/2} (columns
-      sqrt(n_k) h̄_k) the objective is (1/(2N))‖W G − D^{1/2}‖² + (λ_W/2)‖W‖² + (λ_H/2)‖G‖²,
-      and minimising the penalty over factorisations of Z = W G gives sqrt(λ_Wλ_H)‖Z‖_*. The
-      proximal step of the nuclear norm on the diagonal target D^{1/2} soft-thresholds it:
-      Z = diag(z), z_k = (sqrt(n_k) − N sqrt(λ_Wλ_H))_+. So W h̄_k = (z_k/sqrt(n_k)) e_k,
-      W Wᵀ = sqrt(λ_H/λ_W) diag(z), M Mᵀ = sqrt(λ_W/λ_H) diag(z_k/n_k), and the value is
-      Σ_k (sqrt(n_k) − z_k)²/(2N) + sqrt(λ_Wλ_H) Σ_k z_k.
-    * **bias free (λ_b = 0), balanced.** The optimal bias is b = 1/K − W μ with μ the mean
-      feature; the loss depends only on the centred means, and the penalty is smallest when
-      μ = 0. The target becomes sqrt(n) P_K (singular value sqrt(n), K − 1 times), so
-      W h̄_k = (1 − K sqrt(n λ_Wλ_H))_+ (e_k − 1/K) and b = 1/K.
-
-    A class whose z_k is 0 has h̄_k = 0 and w_k = 0; d ≥ the number of surviving classes (bias
-    none) or K − 1 (free bias) suffices, by the embedding argument of :func:`relu_ufm`.
-
-    Parameters
-    ----------
-    problem : Problem
-        Learnable classifier, MSE, decay, free features; bias none (any counts) or free
-        (balanced counts).
-    """
-    name = "mse_ufm"
+def _mse_ufm_setting(name: str, problem: Problem, biases: tuple[str, ...]) -> None:
     _need_field(name, problem, "classifier", ("learnable",))
     _need_field(name, problem, "loss", ("mse",))
     _need_regime(name, problem, "decay")
     _need_field(name, problem, "features", ("free",))
-    _need_field(name, problem, "bias", ("none", "free"))
-    K, N = problem.K, float(problem.N)
+    _need_field(name, problem, "bias", biases)
+
+
+def mse_ufm_no_bias(problem: Problem) -> Prediction:
+    """Bias-free MSE under weight decay, any counts: classifiers and means form an orthogonal frame.
+
+    Statement (Dang, Tran, Osher, Tran-The, Ho, Nguyen, ICML 2023, arXiv 2301.00437, one-layer
+    case; derived and checked here, THEORY §5.2): the optimum collapses to the class means; with
+    G = Mᵀ D^{1/2} (columns sqrt(n_k) h̄_k) the objective is
+    (1/(2N))‖W G − D^{1/2}‖² + (λ_W/2)‖W‖² + (λ_H/2)‖G‖², and minimising the penalty over the
+    factorisations of Z = W G gives sqrt(λ_Wλ_H)‖Z‖_*. The proximal step of the nuclear norm on
+    the diagonal target D^{1/2} soft-thresholds it: Z = diag(z), z_k = (sqrt(n_k) − N
+    sqrt(λ_Wλ_H))_+. So W h̄_k = (z_k/sqrt(n_k)) e_k, W Wᵀ = sqrt(λ_H/λ_W) diag(z),
+    M Mᵀ = sqrt(λ_W/λ_H) diag(z_k/n_k), and the value is
+    Σ_k (sqrt(n_k) − z_k)²/(2N) + sqrt(λ_Wλ_H) Σ_k z_k.
+
+    A class whose z_k is 0 has h̄_k = 0 and w_k = 0; d ≥ the number of surviving classes
+    suffices, by the embedding argument of :func:`relu_ufm`.
+
+    Parameters
+    ----------
+    problem : Problem
+        Learnable classifier, MSE, decay, free features, no bias; any counts.
+    """
+    name = "mse_ufm_no_bias"
+    _mse_ufm_setting(name, problem, ("none",))
+    N = float(problem.N)
     lam_W, lam_H, _ = problem.decay
     root = math.sqrt(lam_W * lam_H)
     n = np.asarray(problem.counts, dtype=np.float64)
     ratio = math.sqrt(lam_H / lam_W)
-    if problem.bias == "none":
-        z = np.maximum(np.sqrt(n) - N * root, 0.0)
-        value = float(((np.sqrt(n) - z) ** 2).sum() / (2 * N) + root * z.sum())
-        alive = int((z > 0).sum())
-        _need_dim(name, problem, alive, "the surviving classes are orthogonal")
-        return _prediction(
-            objective=value,
-            w_gram=ratio * np.diag(z),
-            m_gram=np.diag(z / n) / ratio,
-            wm_gram=np.diag(z / np.sqrt(n)),
-            bias=None,
-            reference=(
-                "Dang, Tran, Osher, Tran-The, Ho, Nguyen, ICML 2023, arXiv 2301.00437 (MSE, "
-                "imbalanced, bias-free); derived, THEORY §5.2"
-            ),
-            claim=(
-                "Bias-free MSE with weight decay: classifiers and class means are orthogonal, "
-                "with W h̄_k = (z_k/sqrt(n_k)) e_k and z_k = (sqrt(n_k) − N sqrt(λ_Wλ_H))_+."
-            ),
-            notes="Grams unique; class k is 0 once λ_Wλ_H ≥ n_k/N².",
-            kind="optimum",
-            z=z,
-            thresholds=n / (N * N),
-        )
+    z = np.maximum(np.sqrt(n) - N * root, 0.0)
+    value = float(((np.sqrt(n) - z) ** 2).sum() / (2 * N) + root * z.sum())
+    alive = int((z > 0).sum())
+    _need_dim(name, problem, alive, "the surviving classes are orthogonal")
+    return _prediction(
+        objective=value,
+        w_gram=ratio * np.diag(z),
+        m_gram=np.diag(z / n) / ratio,
+        wm_gram=np.diag(z / np.sqrt(n)),
+        bias=None,
+        reference=(
+            "Dang, Tran, Osher, Tran-The, Ho, Nguyen, ICML 2023, arXiv 2301.00437 (MSE, "
+            "imbalanced, bias-free); derived, THEORY §5.2"
+        ),
+        claim=(
+            "Bias-free MSE with weight decay: classifiers and class means are orthogonal, "
+            "with W h̄_k = (z_k/sqrt(n_k)) e_k and z_k = (sqrt(n_k) − N sqrt(λ_Wλ_H))_+."
+        ),
+        notes="Grams unique; class k is 0 once λ_Wλ_H ≥ n_k/N².",
+        kind="optimum",
+        z=z,
+        thresholds=n / (N * N),
+    )
+
+
+def mse_ufm_free_bias(problem: Problem) -> Prediction:
+    """Balanced MSE under weight decay with an unregularised bias: a simplex ETF and b = 1/K.
+
+    Statement (Tirer and Bruna, ICML 2022, balanced case; derived and checked here, THEORY
+    §5.3): the optimal bias is b = 1/K − W μ with μ the mean feature; the loss depends only on
+    the centred means, and the penalty is smallest when μ = 0. The target becomes sqrt(n) P_K
+    (singular value sqrt(n), K − 1 times), so W h̄_k = (1 − K sqrt(n λ_Wλ_H))_+ (e_k − 1/K) and
+    b = 1/K; d ≥ K − 1 suffices.
+
+    Parameters
+    ----------
+    problem : Problem
+        Learnable classifier, MSE, decay, free features, free bias (λ_b = 0); balanced counts.
+    """
+    name = "mse_ufm_free_bias"
+    _mse_ufm_setting(name, problem, ("free",))
     _need(
         name,
         problem.is_balanced,
         "balanced counts with a free bias",
         f"counts {list(problem.counts)}",
     )
-    n0 = n[0]
+    K, N = problem.K, float(problem.N)
+    lam_W, lam_H, _ = problem.decay
+    root = math.sqrt(lam_W * lam_H)
+    ratio = math.sqrt(lam_H / lam_W)
+    n0 = float(problem.counts[0])
     factor = max(1.0 - K * math.sqrt(n0) * root, 0.0)
     z = math.sqrt(n0) * factor
     value = (K - 1) * (math.sqrt(n0) - z) ** 2 / (2 * N) + root * (K - 1) * z
     if factor > 0:
         _need_dim(name, problem, K - 1, "the centred frame has rank K − 1")
-    P = _centering(K)
+    P = centring(K)
     return _prediction(
         objective=value,
         w_gram=ratio * z * P,
@@ -1040,6 +1047,21 @@ def mse_ufm(problem: Problem) -> Prediction:
         factor=factor,
         threshold=1.0 / (n0 * K * K),
     )
+
+
+def mse_ufm(problem: Problem) -> Prediction:
+    """MSE under weight decay: :func:`mse_ufm_no_bias` or :func:`mse_ufm_free_bias`, by the bias.
+
+    Parameters
+    ----------
+    problem : Problem
+        Learnable classifier, MSE, decay, free features; bias none (any counts) or free
+        (balanced counts).
+    """
+    _mse_ufm_setting("mse_ufm", problem, ("none", "free"))
+    if problem.bias == "none":
+        return mse_ufm_no_bias(problem)
+    return mse_ufm_free_bias(problem)
 
 
 # --------------------------------------------------------------------------------- §6 Shalev
@@ -1065,7 +1087,7 @@ def random_classifier_bound(problem: Problem) -> Prediction:
     Returns
     -------
     Prediction
-        objective = the bound, ``extra["kind"] = "lower_bound"``, w_gram of the problem's fixed
+        objective = the bound, ``kind = "lower_bound"``, w_gram of the problem's fixed
         matrix; the feature Grams are not fixed by the bound (None).
     """
     name = "random_classifier_bound"

@@ -27,7 +27,8 @@ import numpy as np
 
 from lpm import theory
 from lpm.problem import Problem
-from proofs_check.compare import GRAM_RTOL, against_prediction, converged, label, solve_all
+from lpm.tolerances import CHECK_TOL
+from proofs_check.agreement import GRAM_RTOL, against_prediction, converged, label, solve_all
 from proofs_check.report import CheckResult, Measurement, summarise
 
 __all__ = [
@@ -45,13 +46,11 @@ ID = "dr-same-minimiser"
 CLAIM = "dot-regression with a fixed ETF: value 0 at the CE minimiser h_i = sqrt(E_H/E_W) w_{y_i}"
 REFERENCE = "Yang, Xie, Chen, Li, Lin, Tao, NeurIPS 2022 (arXiv 2203.09081), DR loss; THEORY §2.3"
 
-#: Residual tolerance of the DR solves: four decades below the package's 1e-10, near the float64
-#: floor, because positions are only r^{1/3}-accurate (module docstring).
-DR_SOLVE_TOL = 1e-14
+#: See lpm.tolerances.CHECK_TOL["dr-solve"].
+DR_SOLVE_TOL = CHECK_TOL["dr-solve"]
 
-#: Position tolerance for DR features, relative to sqrt(E_H): (1e-14)^{1/3} ≈ 2e-5 times a
-#: problem-dependent constant ≤ 5 on every case here (module docstring).
-DR_POSITION_TOL = 1e-4
+#: See lpm.tolerances.CHECK_TOL["dr-position"].
+DR_POSITION_TOL = CHECK_TOL["dr-position"]
 
 #: Tolerance of 1 − cos(h_i, w_{y_i}) for DR features: quadratic in the position error, so
 #: DR_POSITION_TOL² (module docstring).

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from lpm import theory
 from lpm.problem import Problem
-from proofs_check.compare import against_prediction, solve_all
+from proofs_check.agreement import against_prediction, solve_all
 from proofs_check.report import CheckResult, summarise
 
 __all__ = ["CLAIM", "ID", "REFERENCE", "cases", "check"]

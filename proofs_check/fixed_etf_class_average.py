@@ -23,7 +23,8 @@ import numpy as np
 
 from lpm import theory
 from lpm.problem import Problem
-from proofs_check.compare import GRAM_RTOL, against_prediction, converged, label, solve_all
+from lpm.tolerances import CHECK_TOL
+from proofs_check.agreement import GRAM_RTOL, against_prediction, converged, label, solve_all
 from proofs_check.report import CheckResult, Measurement, summarise
 
 __all__ = ["CLAIM", "ID", "REFERENCE", "SPREAD_MIN", "cases", "check"]
@@ -35,10 +36,8 @@ CLAIM = (
 )
 REFERENCE = "Yang et al. NeurIPS 2022 model with Fang et al.'s budget; derived, THEORY §2.4"
 
-#: Smallest relative spread (max − min)/max of ‖h̄_k‖ that counts as "not equinorm": two orders
-#: of magnitude above the Gram tolerance, and far below the spreads that occur (0.79 at the
-#: worked instance; 0.08 for counts (3, 1) with E = 0.25, the smallest case here).
-SPREAD_MIN = 1e-2
+#: See lpm.tolerances.CHECK_TOL["not-equinorm-spread"].
+SPREAD_MIN = CHECK_TOL["not-equinorm-spread"]
 
 
 def cases(quick: bool) -> list[Problem]:

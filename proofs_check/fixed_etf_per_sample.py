@@ -18,7 +18,7 @@ import numpy as np
 
 from lpm import theory
 from lpm.problem import Problem
-from proofs_check.compare import GRAM_RTOL, against_prediction, label, solve_all
+from proofs_check.agreement import GRAM_RTOL, against_prediction, label, solve_all
 from proofs_check.report import CheckResult, Measurement, summarise
 
 __all__ = ["CLAIM", "ID", "REFERENCE", "cases", "check"]

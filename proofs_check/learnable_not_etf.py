@@ -18,7 +18,8 @@ from __future__ import annotations
 from lpm.classifiers import etf_gram
 from lpm.geometry import etf_distance
 from lpm.problem import Problem
-from proofs_check.compare import GRAM_RTOL, converged, gram_error, label, solve_all
+from lpm.tolerances import CHECK_TOL
+from proofs_check.agreement import GRAM_RTOL, converged, gram_error, label, solve_all
 from proofs_check.report import CheckResult, Measurement, summarise
 
 __all__ = ["CLAIM", "DISTANCE_MIN", "ID", "REFERENCE", "cases", "check"]
@@ -29,9 +30,8 @@ CLAIM = (
 )
 REFERENCE = "Fang, He, Long, Su, PNAS 2021 (arXiv 2101.12699), imbalanced LPM; THEORY §1.4"
 
-#: Smallest normalised distance from the ETF that counts as "not an ETF": four decades above the
-#: Gram tolerance, and well below the distances that occur (0.43 at the worked instance).
-DISTANCE_MIN = 1e-2
+#: See lpm.tolerances.CHECK_TOL["not-etf-distance"].
+DISTANCE_MIN = CHECK_TOL["not-etf-distance"]
 
 
 def cases(quick: bool) -> list[Problem]:

@@ -6,14 +6,14 @@ unregularised bias and weight decay on W and H, the optimum has W h̄_k = (1 −
 ETF (contrast with the orthogonal frame of the bias-free model, ``mse-no-bias``).
 
 Check: several K, n, decays, d ≥ K − 1: objective, Grams and bias against
-:func:`lpm.theory.mse_ufm`.
+:func:`lpm.theory.mse_ufm_free_bias`.
 """
 
 from __future__ import annotations
 
 from lpm import theory
 from lpm.problem import Problem
-from proofs_check.compare import against_prediction, solve_all
+from proofs_check.agreement import against_prediction, solve_all
 from proofs_check.report import CheckResult, summarise
 
 __all__ = ["CLAIM", "ID", "REFERENCE", "cases", "check"]
@@ -47,5 +47,7 @@ def check(quick: bool = False, perturb: float = 0.0) -> CheckResult:
     problems = cases(quick)
     measurements = []
     for sol in solve_all(problems):
-        measurements += against_prediction(sol, theory.mse_ufm(sol.problem), perturb=perturb)
+        measurements += against_prediction(
+            sol, theory.mse_ufm_free_bias(sol.problem), perturb=perturb
+        )
     return summarise(ID, CLAIM, REFERENCE, len(problems), measurements)

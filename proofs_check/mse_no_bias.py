@@ -8,14 +8,14 @@ means are orthogonal, ‖w_k‖² = sqrt(λ_H/λ_W) z_k, ‖h̄_k‖² = sqrt(λ
 vanishes iff λ_Wλ_H ≥ n_k/N².
 
 Check: imbalanced and balanced counts, equal and unequal decays, a case where one class has
-vanished: objective and Grams against :func:`lpm.theory.mse_ufm`.
+vanished: objective and Grams against :func:`lpm.theory.mse_ufm_no_bias`.
 """
 
 from __future__ import annotations
 
 from lpm import theory
 from lpm.problem import Problem
-from proofs_check.compare import against_prediction, solve_all
+from proofs_check.agreement import against_prediction, solve_all
 from proofs_check.report import CheckResult, summarise
 
 __all__ = ["CLAIM", "ID", "REFERENCE", "cases", "check"]
@@ -48,5 +48,7 @@ def check(quick: bool = False, perturb: float = 0.0) -> CheckResult:
     problems = cases(quick)
     measurements = []
     for sol in solve_all(problems):
-        measurements += against_prediction(sol, theory.mse_ufm(sol.problem), perturb=perturb)
+        measurements += against_prediction(
+            sol, theory.mse_ufm_no_bias(sol.problem), perturb=perturb
+        )
     return summarise(ID, CLAIM, REFERENCE, len(problems), measurements)

@@ -20,7 +20,8 @@ import numpy as np
 
 from lpm import theory
 from lpm.problem import Problem
-from proofs_check.compare import (
+from lpm.tolerances import CHECK_TOL
+from proofs_check.agreement import (
     OBJECTIVE_RTOL,
     converged,
     label,
@@ -37,10 +38,8 @@ CLAIM = (
 )
 REFERENCE = "Shalev, Shalev, Keshet, arXiv 2011.08704; bound derived, THEORY §6"
 
-#: Relative size of a feature's component outside span(W): the gradient of CE at h lies in
-#: span(W), so at a stationary point of residual 1e-10 that component is of that order; 1e-6
-#: leaves room for the sphere's tangent-space residual.
-SPAN_TOL = 1e-6
+#: See lpm.tolerances.CHECK_TOL["outside-span"].
+SPAN_TOL = CHECK_TOL["outside-span"]
 
 #: Restarts: the problem on the sphere is not convex per sample; the bound holds for any point,
 #: but equality (the ETF case) needs the global minimum.

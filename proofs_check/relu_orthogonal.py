@@ -24,7 +24,8 @@ import numpy as np
 
 from lpm import theory
 from lpm.problem import Problem
-from proofs_check.compare import GRAM_RTOL, against_prediction, label, solve_all
+from lpm.tolerances import CHECK_TOL
+from proofs_check.agreement import GRAM_RTOL, against_prediction, label, solve_all
 from proofs_check.report import CheckResult, Measurement, summarise
 
 __all__ = ["ALIVE_MIN", "CLAIM", "ID", "REFERENCE", "SIDES", "cases", "check"]
@@ -36,10 +37,8 @@ REFERENCE = "Dang, Tran, Nguyen, Ho, ICML 2024 (arXiv 2401.02058); THEORY §3"
 #: The two sides of a class's threshold τ_k at which its survival is checked.
 SIDES = (0.8, 1.25)
 
-#: A class counts as alive when ‖h̄_k‖² ≥ ALIVE_MIN · ‖M̂ M̂ᵀ‖_F (the predicted mean Gram); at
-#: 0.8 τ_k the predicted ratio is ≥ 0.05 on every case here, and a dead class is 0 to round-off
-#: (GRAM_RTOL is its bound).
-ALIVE_MIN = 1e-3
+#: See lpm.tolerances.CHECK_TOL["alive-class"].
+ALIVE_MIN = CHECK_TOL["alive-class"]
 
 
 def _decay(product: float, ratio: float = 1.0) -> tuple[float, float]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from lpm.problem import Problem
-from proofs_check.compare import (
+from proofs_check.agreement import (
     CONVEX_GRAM_RTOL,
     CONVEX_RTOL,
     certificate,

@@ -17,7 +17,8 @@ from __future__ import annotations
 from lpm import theory
 from lpm.problem import Problem
 from lpm.threshold import minority_separation
-from proofs_check.compare import (
+from lpm.tolerances import CHECK_TOL
+from proofs_check.agreement import (
     CONVEX_GRAM_RTOL,
     CONVEX_RTOL,
     against_prediction,
@@ -35,9 +36,8 @@ CLAIM = (
 )
 REFERENCE = "Thrampoulidis, Kini, Vakilian, Behnia, NeurIPS 2022 (arXiv 2208.05512); THEORY §4"
 
-#: Smallest normalised minority separation D_w/‖W‖_F² that counts as "not collapsed": the SELI
-#: value at R = 100, K_A = K_B = 2 is 0.08, far above it.
-SEPARATED_MIN = 1e-3
+#: See lpm.tolerances.CHECK_TOL["separated"].
+SEPARATED_MIN = CHECK_TOL["separated"]
 
 
 def cases(quick: bool) -> list[Problem]:

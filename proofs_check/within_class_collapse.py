@@ -21,7 +21,7 @@ import numpy as np
 
 import lpm
 from lpm.problem import Problem
-from proofs_check.compare import GRAM_RTOL, converged, solve_all
+from proofs_check.agreement import GRAM_RTOL, converged, solve_all
 from proofs_check.dr_same_minimiser import DR_POSITION_TOL, DR_SOLVE_TOL
 from proofs_check.report import CheckResult, Measurement, summarise
 

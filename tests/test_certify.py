@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -113,7 +114,7 @@ def test_relu_closed_form_is_certified_by_the_dnn_relaxation(lam):
 
 
 def test_relu_without_nonneg_multiplier_is_valid_but_loose():
-    # The free-feature bound (Ν = 0) is a valid bound of the ReLU problem, and lower than the
+    # The free-feature bound (Ω = 0) is a valid bound of the ReLU problem, and lower than the
     # ReLU optimum: the ReLU constraint matters here.
     lam = 1e-3
     p = Problem.from_counts((100, 100, 10, 10), dim=8, features="relu", decay=(lam, lam))
@@ -166,11 +167,19 @@ def test_solve_attaches_a_certificate_and_converged_means_certified():
     p = Problem.step(2, 2, 2, 5, energy=(1.0, 1.0))
     sol = lpm.solve(p)
     assert sol.converged
-    assert sol.lower_bound is not None and sol.info["certificate"] == "lpm-sdp-dual"
-    assert sol.info["gap_tol"] == GAP_TOL
+    assert sol.lower_bound is not None and sol.certificate.kind == "lpm-sdp-dual"
+    assert sol.certificate.gap_tol == GAP_TOL and sol.lower_bound == sol.certificate.lower_bound
     assert 0.0 <= sol.gap <= GAP_TOL * max(1.0, abs(sol.objective))
     assert sol.certified
-    json.dumps(sol.summary())  # the certificate's info is plain JSON
+    json.dumps(lpm.solution.jsonable(sol.summary()))  # the certificate is plain JSON
+
+
+def test_the_certificate_survives_save_and_load(tmp_path):
+    sol = lpm.solve(Problem.from_counts((4, 2, 1), dim=3, energy=(1.0, 1.0)))
+    again = lpm.solution.load(lpm.solution.save(sol, tmp_path / "sol"))
+    assert again.certificate.kind == sol.certificate.kind
+    assert again.lower_bound == sol.lower_bound and again.certified == sol.certified
+    assert again.certificate.gap_tol == sol.certificate.gap_tol
 
 
 def test_worked_imbalanced_lpm_is_certified():
@@ -184,7 +193,7 @@ def test_fixed_etf_under_class_average_budget_is_certified():
     # THEORY.md §2.4: 0.45361, not the uniform-norm 0.58266.
     p = Problem.from_counts((100, 100, 10, 10), dim=8, classifier="etf", energy=(1.0, 1.0))
     sol = lpm.solve(p)
-    assert sol.certified and sol.info["certificate"] == "fixed-linear"
+    assert sol.certified and sol.certificate.kind == "fixed-linear"
     assert abs(sol.objective - 0.45361) < 1e-5
 
 
@@ -251,7 +260,7 @@ def test_perturbed_bias_is_rejected():
     r = solve_convex(p)
     W, M, b = r.W, r.M, r.b
     f0 = objective(p, W, collapsed(p, M), b)
-    good = gram_certificate(p, W, M, b, dual=DualPoint.from_dict(r.info["dual"]))
+    good = gram_certificate(p, W, M, b, dual=r.dual)
     assert f0 - good.lower_bound < GAP_TOL
     shifted = b + 0.05
     f1 = objective(p, W, collapsed(p, M), shifted)
@@ -391,16 +400,18 @@ def test_attach_prefers_the_stronger_of_point_and_dual_bounds():
         method="convex",
         tol=1e-6,
         info=dict(r.info),
+        dual=r.dual,
     )
     with_dual = attach(base)
     point_only = gram_certificate(p, r.W, r.M)
-    dual_only = gram_certificate(p, r.W, r.M, dual=DualPoint.from_dict(r.info["dual"]))
+    dual_only = gram_certificate(p, r.W, r.M, dual=r.dual)
     assert with_dual.lower_bound == max(point_only.lower_bound, dual_only.lower_bound)
     # The interior-point dual is the more accurate: its bound is within GAP_TOL.
     assert with_dual.gap <= GAP_TOL
-    # A JSON round trip of the dual point gives the same bound.
-    again = DualPoint.from_dict(json.loads(json.dumps(with_dual.summary()["info"]["dual"])))
-    assert gram_certificate(p, r.W, r.M, dual=again).lower_bound == (dual_only.lower_bound)
+    # Without the dual only the point's bound is left.
+    # (attach takes the class means from H, which differ from the program's in the last bit.)
+    alone = attach(replace(base, dual=None)).lower_bound
+    assert math.isclose(alone, point_only.lower_bound, rel_tol=1e-14)
 
 
 def test_certificate_functions_reject_the_wrong_classifier():
@@ -456,7 +467,7 @@ def test_relaxation_bound_recovers_what_the_cheap_relu_certificate_leaves_out(mo
         method="theory",
         tol=1e-10,
     )
-    # Above DNN_MAX_K the cheap certificate does not fit Ν: its bound is the free-feature one.
+    # Above DNN_MAX_K the cheap certificate does not fit Ω: its bound is the free-feature one.
     monkeypatch.setattr(certify, "DNN_MAX_K", 2)
     cheap = certificate(sol)
     assert cheap.kind == "dnn-dual" and f - cheap.lower_bound > 1e-3
@@ -484,8 +495,8 @@ def test_relu_beyond_k4_gradient_and_dnn_bound():
     # relaxation could be loose; on this instance it is tight (orthogonal optimal means).
     p = Problem.from_counts((20, 20, 4, 4, 4), dim=5, features="relu", decay=(1e-3, 1e-3))
     sol = lpm.solve(p, restarts=2)
-    assert sol.converged and sol.info["certificate"] == "dnn-dual"
-    assert sol.info["certificate_exact"] is False
+    assert sol.converged and sol.certificate.kind == "dnn-dual"
+    assert sol.certificate.exact is False
     assert 0.0 <= sol.gap < GAP_TOL
 
 
@@ -501,3 +512,79 @@ def test_relu_all_dead_with_unequal_decays_is_certified():
     sol = lpm.solve(p, method="gradient")
     assert abs(sol.objective - math.log(3)) < 1e-12
     assert sol.certified and sol.gap <= 1e-10
+
+
+# ------------------------------------------------------------------ the eigenvalue step at scale
+@pytest.mark.parametrize("shift", [0.0, 1e-13, 1e-9, 0.3])
+def test_the_shifted_cholesky_bound_is_below_the_smallest_eigenvalue(shift):
+    """Above DENSE_EIGEN_MAX rows the bound on λ_min comes from a Cholesky test: it must never
+    exceed the true λ_min (a PSD slack with a 150-fold cluster at 0, shifted down), and be within
+    resolution + rounding of it when λ_min is near 0."""
+    import lpm.certify as certify
+
+    rng = np.random.default_rng(3)
+    n = 300
+    F = rng.standard_normal((n, n // 2))
+    S = F @ F.T / n - shift * np.eye(n)
+    exact = float(np.linalg.eigvalsh(S)[0])
+    bound, how = certify.min_eigenvalue_bound(S, 1e-12)
+    assert n > certify.DENSE_EIGEN_MAX
+    assert bound <= exact
+    if shift <= 1e-13:
+        assert how == "cholesky" and exact - bound < 1e-9
+    else:  # a clearly negative λ_min: the factorisation breaks down, the dense value answers
+        assert how == "eigvalsh" and bound == exact
+
+
+def test_a_large_certificate_by_cholesky_agrees_with_the_dense_one(monkeypatch):
+    import lpm.certify as certify
+
+    K = 130  # 2K = 260 rows, above DENSE_EIGEN_MAX
+    p = Problem.balanced(K, 1, dim=K, energy=(1.0, 1.0))
+    E = simplex_etf(K, K)
+    f = objective(p, E, E)
+    fast = gram_certificate(p, E, E)
+    monkeypatch.setattr(certify, "DENSE_EIGEN_MAX", 10**6)
+    dense = gram_certificate(p, E, E)
+    assert (
+        fast.details["eigen_method"] == "cholesky" and dense.details["eigen_method"] == "eigvalsh"
+    )
+    assert fast.lower_bound <= dense.lower_bound + 1e-15 and fast.lower_bound <= f
+    assert f - fast.lower_bound < 0.1 * GAP_TOL * f
+
+
+def test_a_fixed_classifier_under_decay_is_certified_with_its_constant_penalty():
+    """The objective includes (λ_W/2)‖W‖² of the fixed classifier (1.46843, not the 1.30291
+    without it); the bound shifts by the same constant, so the gap still closes."""
+    p = Problem.from_counts((42, 103, 118, 24), dim=5, classifier="etf", decay=(0.08276, 0.01969))
+    sol = lpm.solve(p)
+    assert sol.certified and sol.certificate.kind == "fixed-linear"
+    assert abs(sol.objective - 1.46843) < 5e-6
+    assert 0.0 <= sol.gap <= GAP_TOL * sol.objective
+
+
+@pytest.mark.parametrize(
+    "kwargs,kind,value",
+    [
+        (dict(dim=3), "zero-loss", 0.0),
+        (dict(dim=2, bias="free"), "zero-loss", 0.0),
+        # d < K without bias: the best rank-2 fit drops the smallest class, ½·π_min = 1/18.
+        (dict(dim=2), "eckart-young", 1.0 / 18.0),
+    ],
+)
+def test_unregularised_mse_attains_its_minimum_and_is_certified(kwargs, kind, value):
+    p = Problem.from_counts((5, 3, 1), loss="mse", **kwargs)
+    sol = lpm.solve(p)
+    assert sol.certified and sol.certificate.kind == kind and sol.certificate.exact
+    assert abs(sol.objective - value) < 1e-12
+    assert sol.lower_bound <= sol.objective
+
+
+def test_unregularised_mse_with_a_fixed_classifier_keeps_the_trivial_bound():
+    # The ETF's rows span 1^⊥, so e_k is off by (1/K)1: the minimum is 1/(2K) > 0, above the
+    # bound 0, which is valid but not exact here: converged, not certified.
+    p = Problem.from_counts((5, 3, 1), dim=3, loss="mse", classifier="etf")
+    sol = lpm.solve(p)
+    assert sol.converged and not sol.certified
+    assert sol.certificate.exact is False and sol.lower_bound == 0.0
+    assert abs(sol.objective - 1.0 / 6.0) < 1e-12

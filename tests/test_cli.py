@@ -1,14 +1,16 @@
-"""The `lpm` command line against its contract (../shared/INTERFACE.md).
+"""The `lpm` command line against its contract (docs/cli.md).
 
 Most tests run :func:`lpm.cli.main` in-process; a few run the installed ``lpm`` executable for the
 parts of the contract that only a real process shows (exit status, stderr lines, strict JSON).
 Back-ends written elsewhere (threshold, proofs_check, figures) are replaced by small fakes to test
-the wiring; the real ones by their own tests (and threshold, when present, by one worked instance
-here).
+the wiring; the real ones by their own tests (and threshold by one worked instance here). Output
+paths are refused before any work with failure modes that hold for root too (a path under a regular
+file, a directory where a file is needed, /proc), since root writes through permissions.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -17,10 +19,12 @@ import shutil
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import figures
 import lpm
 from lpm import cli
 from lpm.compare import VARIANTS, variant
@@ -28,7 +32,7 @@ from lpm.problem import Problem
 from lpm.solution import Solution
 from lpm.spec import problem_from_flags
 
-#: The keys INTERFACE.md promises in ``lpm solve --json`` and in its ``geometry`` object.
+#: The keys docs/cli.md promises in ``lpm solve --json`` and in its ``geometry`` object.
 SOLVE_KEYS = (
     "problem",
     "method",
@@ -70,13 +74,14 @@ PROBLEM_KEYS = (
     "decay",
 )
 
-#: THEORY.md §1.2: balanced LPM optimum log(1 + (K−1) exp(−K/(K−1) sqrt(EW EH))).
+#: docs/theory.md §1.2: balanced LPM optimum log(1 + (K−1) exp(−K/(K−1) sqrt(EW EH))).
 L_STAR_K3 = 0.3689811354013
 L_STAR_K4 = 0.5826576530618
-#: THEORY.md §1.4: K = 4, n = (100, 100, 10, 10), EW = EH = 1 (SDP 0.3390530913, ~1e-8 accurate).
+#: docs/theory.md §1.4: K = 4, n = (100, 100, 10, 10), EW = EH = 1 (SDP 0.3390530913, ~1e-8
+#: accurate).
 LPM_STEP_OPT = 0.3390530913
 LPM_STEP_W_SQNORMS = (1.7414, 1.7414, 0.2586, 0.2586)
-#: THEORY.md §2.4: fixed ETF under the class-average budget, same counts (5 digits given).
+#: docs/theory.md §2.4: fixed ETF under the class-average budget, same counts (5 digits given).
 ETF_CLASS_AVERAGE_OPT = 0.45361
 
 TINY = "--balanced 3:4 --energy 1,1"
@@ -139,7 +144,13 @@ BAD_INPUTS = [
     ("solve --energy 1,1", "exactly one"),
     ("solve --balanced 3:4 --energy 1,1 --bogus", "lpm solve --help"),
     ("solve --balanced 3:4 --energy", "expected one argument"),
-    ("solve --balanced 3:4 --energy 1,1 --save /nonexistent-lpm-dir/x", "does not exist"),
+    ("solve --balanced 3:4 --energy 1,1 --save /nonexistent-lpm-dir/x", "no such directory"),
+    ("solve --balanced 3:4 --energy 1,1 --save /proc/lpm-x", "cannot create files in /proc"),
+    ("figures --out /proc/lpm-figures", "cannot create files in /proc"),
+    ("check --only no-such-check", "fang-balanced-etf"),
+    ("figures --only no-such-figure", "phase"),
+    ("bench --only no-such-bench", "batch-vs-loop"),
+    ("bench --device tpu", "cuda"),
     ("solve --balanced 3:4 --energy 1,1 --bal 3:4", "unrecognized"),
     ("compare --step 2:2:10:10 --energy 1,1", "--against"),
     ("compare --step 2:2:10:10 --energy 1,1 --against foo", "allowed: balanced"),
@@ -187,10 +198,99 @@ def test_help_works_everywhere(capsys, command):
     assert err == ""
 
 
-def test_method_choices_follow_the_registry(capsys):
-    _, out, _ = run(capsys, "solve --help")
-    for name in ("auto", *lpm.METHODS):
-        assert name in out
+def test_names_the_flags_accept_follow_their_registries():
+    # The command line keeps these names so that parsing imports no solver; each must be exactly
+    # its registry (a method, check, benchmark or variant added there must be added here).
+    import benchmarks
+    import proofs_check
+
+    assert set(cli.METHOD_NAMES) == {"auto", *lpm.METHODS}
+    assert cli.CHECK_NAMES == proofs_check.CHECK_IDS
+    assert cli.BENCH_NAMES == tuple(benchmarks.BENCHMARKS)
+    assert cli.VARIANT_NAMES == tuple(VARIANTS)
+
+
+@pytest.mark.parametrize(
+    ("command", "names"),
+    [
+        ("solve", cli.METHOD_NAMES),
+        ("compare", cli.VARIANT_NAMES),
+        ("check", cli.CHECK_NAMES),
+        ("figures", figures.FIGURES),
+        ("bench", cli.BENCH_NAMES),
+    ],
+)
+def test_help_lists_the_valid_names_and_the_defaults(capsys, command, names):
+    _, out, _ = run(capsys, f"{command} --help")
+    text = " ".join(out.split())  # argparse wraps long lines
+    for name in names:
+        assert name in text
+    assert "(default: " in text
+
+
+def test_help_states_every_default(capsys):
+    for command in cli.COMMANDS:
+        parser = cli.build_parser()._subparsers._group_actions[0].choices[command]
+        _, out, _ = run(capsys, f"{command} --help")
+        text = " ".join(out.split())
+        for action in parser._actions:
+            switch = action.default is False or action.default == argparse.SUPPRESS
+            if action.default is not None and not switch and action.option_strings:
+                assert f"(default: {action.default})" in text, (command, action.dest)
+
+
+def test_the_command_line_imports_no_solver_before_a_command_runs():
+    # --help and usage errors answer at once: torch, SciPy, cvxpy, matplotlib and tqdm are
+    # imported only when a command runs (measured in the report, not timed here).
+    code = (
+        "import sys; from lpm import cli; cli.build_parser(); "
+        "heavy = ('torch', 'scipy', 'cvxpy', 'matplotlib', 'tqdm'); "
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_nothing_imports_the_command_line():
+    import ast
+
+    root = Path(cli.__file__).resolve().parents[1]
+    for folder in ("lpm", "figures", "proofs_check", "benchmarks"):
+        for path in (root / folder).rglob("*.py"):
+            if path.name == "cli.py" and folder == "lpm":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom):
+                    names = [f"{node.module}.{a.name}" for a in node.names]
+                elif isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                else:
+                    continue
+                assert not any(n == "lpm.cli" or n.startswith("lpm.cli.") for n in names), path
+
+
+def test_public_names_stay_the_functions_when_their_modules_are_imported():
+    # lpm.compare, lpm.geometry and lpm.objective are functions sharing their module's name;
+    # importing the module first (as the command line does) must not shadow them.
+    code = (
+        "import types, lpm.compare, lpm.geometry, lpm.objective, lpm; "
+        "print(all(callable(f) and not isinstance(f, types.ModuleType) "
+        "for f in (lpm.compare, lpm.geometry, lpm.objective)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+    # Submodules stay reachable from the package alone, as when it imported them eagerly.
+    code = (
+        "import lpm; print(sorted(lpm.solvers.METHODS) == sorted(lpm.METHODS), lpm.theory.__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "lpm.theory"]
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        lpm.nothing  # noqa: B018
+    assert set(lpm.__all__) <= set(dir(lpm))
 
 
 # ------------------------------------------------------------------------------- solve
@@ -204,7 +304,7 @@ def test_solve_json_has_the_contract_keys_and_the_balanced_optimum(capsys):
     assert data["problem"]["counts"] == [4, 4, 4] and data["problem"]["dim"] == 3
     assert data["converged"] is True and data["status"] == "converged"
     assert abs(data["objective"] - L_STAR_K3) < 1e-9
-    # W Wᵀ = EW (K/(K−1)) P_K at the balanced optimum (THEORY.md §1.2), compared as a Gram.
+    # W Wᵀ = EW (K/(K−1)) P_K at the balanced optimum (docs/theory.md §1.2), compared as a Gram.
     K = 3
     etf = K / (K - 1) * (np.eye(K) - np.ones((K, K)) / K)
     assert np.abs(np.array(data["geometry"]["w_gram"]) - etf).max() < 1e-6
@@ -216,7 +316,7 @@ def test_solve_step_reproduces_minority_collapse(capsys):
     data = strict_loads(out)
     assert code == cli.EXIT_DONE, err
     assert data["problem"]["counts"] == [100, 100, 10, 10]
-    # The SDP value is accurate to ~1e-8 (THEORY.md §1.4), hence 1e-7.
+    # The SDP value is accurate to ~1e-8 (docs/theory.md §1.4), hence 1e-7.
     assert abs(data["objective"] - LPM_STEP_OPT) < 1e-7
     w_sq = np.square(data["geometry"]["w_norms"])
     assert np.abs(w_sq - LPM_STEP_W_SQNORMS).max() < 1e-4
@@ -306,6 +406,85 @@ def test_save_writes_a_loadable_solution(capsys, tmp_path):
     assert back.problem == Problem.balanced(3, 4, energy=(1.0, 1.0))
 
 
+# ------------------------------------------------------------------------------- output paths
+def _no_solve(problem, **options):
+    raise AssertionError("an unwritable output path must be refused before solving")
+
+
+def _unwritable_outputs(tmp_path):
+    """(command line, fragment of the one-line error): each output path is refused up front."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory")
+    (tmp_path / "dir.npz").mkdir()
+    spec = tmp_path / "tiny.toml"
+    spec.write_text('[problem]\nstep = "1:1:2:1"\ndim = 2\nenergy = [1, 1]\n')
+    return [
+        (f"solve {TINY} --save {afile}/sol", f"{afile} is a file, not a directory"),
+        (f"solve {TINY} --save {afile}/deeper/sol", f"{afile} is a file, not a directory"),
+        (f"solve {TINY} --save {tmp_path}/missing/sol", "no such directory"),
+        (f"solve {TINY} --save {tmp_path}/dir", "dir.npz is a directory, not a file"),
+        (f"figures --out {afile}", f"{afile} is a file, not a directory"),
+        (f"figures --out {afile}/out", f"{afile} is a file, not a directory"),
+        (f"sweep {spec} --store {afile}/s.sqlite", f"{afile} is a file, not a directory"),
+        (f"sweep {spec} --store {tmp_path}", "is a directory, not a file"),
+        (f"sweep {spec} --store {tmp_path}/missing/s.sqlite", "no such directory"),
+        (f"sweep {spec} --store /proc/lpm.sqlite", "cannot create files in /proc"),
+    ]
+
+
+def test_unwritable_outputs_are_refused_before_any_work(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(lpm, "solve", _no_solve)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for command, fragment in _unwritable_outputs(tmp_path):
+        if not before:
+            before = sorted(p.name for p in tmp_path.iterdir())
+        code, out, err = run(capsys, command)
+        assert code == cli.EXIT_BAD_INPUT, (command, err)
+        assert out == "" and len(err.splitlines()) == 1 and err.startswith("lpm: error: ")
+        assert fragment in err, (command, err)
+        assert "does not exist" not in err  # a file in the way is not a missing directory
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+@pytest.mark.skipif(
+    hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes through permissions"
+)
+def test_a_directory_without_permission_is_refused(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(lpm, "solve", _no_solve)
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    code, _, err = run(capsys, f"solve {TINY} --save {locked}/sol")
+    assert code == cli.EXIT_BAD_INPUT and "no permission" in err
+    code, _, err = run(capsys, f"figures --out {locked}/out")
+    assert code == cli.EXIT_BAD_INPUT and "no permission" in err
+
+
+def test_a_save_that_fails_after_the_solve_keeps_the_result(capsys, monkeypatch, tmp_path):
+    def full_disk(solution, path):
+        raise OSError(28, "No space left on device", str(path) + ".npz")
+
+    monkeypatch.setattr(lpm, "save", full_disk)
+    code, out, err = run(capsys, f"solve {TINY} --json --save {tmp_path}/sol")
+    data = strict_loads(out)  # the result is printed whole
+    assert abs(data["objective"] - L_STAR_K3) < 1e-9 and data["saved"] is None
+    assert code == cli.EXIT_INTERNAL
+    assert len(err.splitlines()) == 1 and err.startswith("lpm: error: --save ")
+    assert "No space left on device" in err and "not saved" in err
+    code, out, err = run(capsys, f"solve {TINY} --save {tmp_path}/sol")
+    assert code == cli.EXIT_INTERNAL and out.startswith("problem ") and "objective" in out
+
+
+def test_figures_out_is_created_when_missing(capsys, monkeypatch, tmp_path):
+    def build(names, out, quick, progress):
+        Path(out).mkdir(parents=True, exist_ok=True)
+        return [Path(out) / f"{names[0]}.png"]
+
+    monkeypatch.setattr(figures, "build", build)
+    code, out, err = run(capsys, f"figures --out {tmp_path}/a/b --only phase")
+    assert code == cli.EXIT_DONE, err
+    assert out.strip() == str(tmp_path / "a" / "b" / "phase.png")
+
+
 # ------------------------------------------------------------------------------- errors
 def test_internal_error_is_one_line_exit_1(capsys, monkeypatch):
     def broken(problem, **options):
@@ -391,7 +570,8 @@ def test_compare_balanced_against_imbalanced(capsys):
     assert abs(balanced["objective"] - L_STAR_K4) < 1e-9
     assert abs(etf["objective"] - ETF_CLASS_AVERAGE_OPT) < 1e-5
     # Minority collapse on classes 3, 4 of the base; the balanced optimum keeps them apart by the
-    # ETF distance 2K/(K−1)·EW = 8/3 (THEORY.md §1.5: D_w at R = 1), measured on the same classes.
+    # ETF distance 2K/(K−1)·EW = 8/3 (docs/theory.md §1.5: D_w at R = 1), measured on the same
+    # classes.
     assert base["geometry"]["minority_w_separation"] < 1e-6
     assert abs(balanced["geometry"]["minority_w_separation"] - 8 / 3) < 1e-6
 
@@ -432,6 +612,10 @@ def _fake_module(monkeypatch, name, **attrs):
     return module
 
 
+class _NoThreshold(RuntimeError):
+    """Stands for lpm.threshold.ThresholdNotFound in the fake back-end."""
+
+
 def test_threshold_wiring(capsys, monkeypatch):
     calls = []
     data = {"threshold": 3.41, "bracket": [3.40, 3.42], "evaluations": 12, "seconds": 1.5}
@@ -441,65 +625,109 @@ def test_threshold_wiring(capsys, monkeypatch):
         progress("R = 2: separation 0.6")
         return _Result(data)
 
-    _fake_module(monkeypatch, "lpm.threshold", minority_collapse_threshold=find)
+    _fake_module(
+        monkeypatch,
+        "lpm.threshold",
+        minority_collapse_threshold=find,
+        ThresholdNotFound=_NoThreshold,
+    )
     code, out, err = run(capsys, "threshold --majority 2 --minority 3 --energy 1,5 --dim 8 --json")
     assert code == cli.EXIT_DONE, err
     assert strict_loads(out) == data
     assert err == "R = 2: separation 0.6\n"  # progress on stderr, stdout stays JSON
     assert calls == [(2, 3, (1.0, 5.0), {"dim": 8, "rtol": 1e-3})]
-    code, out, _ = run(
-        capsys, "threshold --majority 2 --minority 2 --energy 1,1 --rtol 0.01 --method gradient"
+    code, out, err = run(
+        capsys,
+        "threshold --majority 2 --minority 2 --energy 1,1 --rtol 0.01 --method gradient --quiet",
     )
-    assert code == cli.EXIT_DONE and "R0 = 3.41" in out
+    assert code == cli.EXIT_DONE and "R0 = 3.41" in out and err == ""
     assert calls[-1][3] == {"rtol": 0.01, "method": "gradient"}
     data["certified"] = False  # one solve of the bisection was not certified
     code, out, _ = run(capsys, "threshold --majority 2 --minority 2 --energy 1,1")
     assert code == cli.EXIT_NOT_CONVERGED and "NOT CERTIFIED" in out
 
 
+@pytest.mark.parametrize(
+    ("error", "code", "prefix"),
+    [
+        (_NoThreshold("every ratio up to 1e6 separates"), 3, "lpm: no threshold: "),
+        # Any other RuntimeError (a torch error, say) is an internal error, not "no threshold".
+        (RuntimeError("CUDA out of memory"), 1, "lpm: internal error: RuntimeError: "),
+    ],
+)
+def test_only_threshold_not_found_means_no_threshold(capsys, monkeypatch, error, code, prefix):
+    def find(*args, **kwargs):
+        raise error
+
+    _fake_module(
+        monkeypatch,
+        "lpm.threshold",
+        minority_collapse_threshold=find,
+        ThresholdNotFound=_NoThreshold,
+    )
+    got, out, err = run(capsys, "threshold --majority 2 --minority 2 --energy 1,1")
+    assert got == code and out == ""
+    assert len(err.splitlines()) == 1 and err.startswith(prefix)
+
+
 def test_check_wiring(capsys, monkeypatch):
     state = {"passed": True}
 
     def run_checks(quick, only, progress):
-        row = {"id": "fang-balanced", "passed": state["passed"], "max_error": 1e-9}
-        progress(_Result({**row, "tolerance": 1e-6}))
+        progress(f"fang-balanced-etf: {'PASS' if state['passed'] else 'FAIL'} (3 cases)")
         report = {"passed": state["passed"], "seconds": 0.1, "checks": [], "only": only}
         return _Result(report, passed=state["passed"], table=lambda: f"table quick={quick}")
 
     _fake_module(monkeypatch, "proofs_check", run_checks=run_checks)
-    code, out, err = run(capsys, "check --json --only a b")
+    code, out, err = run(capsys, "check --json --only seli fang-balanced-etf")
     assert code == cli.EXIT_DONE
-    assert strict_loads(out)["only"] == ["a", "b"]  # stdout is clean JSON; progress on stderr
-    assert err == "fang-balanced: passed (max error 1e-09, tolerance 1e-06)\n"
+    assert strict_loads(out)["only"] == ["seli", "fang-balanced-etf"]  # stdout is clean JSON
+    assert err == "fang-balanced-etf: PASS (3 cases)\n"  # progress on stderr
     state["passed"] = False
     code, out, err = run(capsys, "check --quick")
-    assert code == 1 and out == "table quick=True\n" and "FAILED" in err
+    assert code == 1 and out == "table quick=True\n" and "FAIL" in err
+    code, out, err = run(capsys, "check --quick --quiet")
+    assert code == 1 and err == ""
 
 
 def test_figures_wiring(capsys, monkeypatch, tmp_path):
     calls = []
 
-    def build(names, quick, progress, out=None):
+    def build(names, out, quick, progress):
         calls.append((names, quick, out))
-        return [tmp_path / "a.png", tmp_path / "a.pdf"]
+        progress(f"{names[0]}: 1/2 solved")
+        return [tmp_path / f"{names[0]}.png", tmp_path / f"{names[0]}.pdf"]
 
-    _fake_module(monkeypatch, "figures", build=build)
-    code, out, _ = run(capsys, f"figures --quick --out {tmp_path} --only a")
+    monkeypatch.setattr(figures, "build", build)
+    code, out, err = run(capsys, f"figures --quick --out {tmp_path} --only relu phase")
     assert code == cli.EXIT_DONE
-    assert out.splitlines() == [str(tmp_path / "a.png"), str(tmp_path / "a.pdf")]
-    assert calls == [(["a"], True, tmp_path)]
+    assert out.splitlines() == [
+        str(tmp_path / f"{n}.{s}") for n in ("relu", "phase") for s in ("png", "pdf")
+    ]
+    assert calls == [(["relu"], True, str(tmp_path)), (["phase"], True, str(tmp_path))]
+    assert err.splitlines() == ["relu: 1/2 solved", "phase: 1/2 solved"]
 
 
-@pytest.mark.parametrize(
-    "command", ["figures", "check", "threshold --majority 2 --minority 2 --energy 1,1"]
-)
-def test_missing_back_end_is_one_line_exit_1(capsys, monkeypatch, command):
-    for name in ("figures", "proofs_check", "lpm.threshold"):
-        monkeypatch.setitem(sys.modules, name, None)  # makes the import fail
-    code, out, err = run(capsys, command)
-    assert code == cli.EXIT_INTERNAL and out == ""
-    assert len(err.splitlines()) == 1 and err.startswith("lpm: internal error: ")
-    assert "not installed" in err
+def test_bench_wiring(capsys, monkeypatch):
+    def run_bench(quick, device, names, progress):
+        row = {
+            "name": names[0],
+            "case": "K=4",
+            "lpm_seconds": 1.0,
+            "baseline": "a loop",
+            "baseline_seconds": 2.0,
+            "ratio": 2.0,
+            "accurate": names[0] != "relu-restarts",
+        }
+        progress(row)
+        return [row]
+
+    _fake_module(monkeypatch, "benchmarks", run=run_bench)
+    code, out, err = run(capsys, "bench --only batch-vs-loop --json")
+    assert code == cli.EXIT_DONE and strict_loads(out)[0]["name"] == "batch-vs-loop"
+    assert err == "batch-vs-loop: K=4 ratio 2\n"
+    code, out, err = run(capsys, "bench --only batch-vs-loop relu-restarts --quiet")
+    assert code == cli.EXIT_NOT_CONVERGED and err == "" and "NO" in out
 
 
 def test_threshold_of_the_worked_instance(capsys):
@@ -507,7 +735,7 @@ def test_threshold_of_the_worked_instance(capsys):
     code, out, err = run(capsys, "threshold --majority 2 --minority 2 --energy 1,1 --json")
     data = strict_loads(out)
     assert code == cli.EXIT_DONE, err
-    # THEORY.md §1.5: R0 ≈ 3.41, reproducible to about 2% (solver accuracy near R0).
+    # docs/theory.md §1.5: R0 ≈ 3.41, reproducible to about 2% (solver accuracy near R0).
     assert abs(data["threshold"] - 3.41) < 0.02 * 3.41
     assert data["bracket"][0] <= data["threshold"] <= data["bracket"][1]
 
@@ -576,6 +804,14 @@ def test_sweep_runs_resumes_and_shows(tmp_path, capsys):
     assert cli.main(["sweep", "show", str(store), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 2 and all(r["status"] == "converged" for r in rows)
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    table = tmp_path / "tiny.parquet"
+    assert cli.main(["sweep", "show", str(store), "--parquet", str(table)]) == 0
+    frame = pd.read_parquet(table)
+    assert len(frame) == 2 and sorted(frame["key"]) == sorted(r["key"] for r in rows)
+    assert cli.main(["sweep", "show", str(store), "--parquet", str(tmp_path / "no" / "x")]) == 2
+    assert "no such directory" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

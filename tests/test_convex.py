@@ -154,7 +154,7 @@ def test_per_sample_budget_and_spheres_agree():
     b = run(Problem.from_counts((100, 100, 10, 10), energy=(1.0, 1.0), features="sphere"))
     assert a.certified and b.converged
     assert abs(a.objective - b.objective) < VALUE_TOL
-    assert b.info["certificate_exact"] is False
+    assert b.certificate.exact is False
     assert b.gap <= GAP_TOL
 
 
@@ -192,7 +192,7 @@ def test_relu_dnn_relaxation_is_tight_on_the_worked_instance():
     sol = run(p)
     check_solution(sol)
     assert (sol.H >= 0).all()
-    assert sol.converged and sol.info["certificate"] == "dnn-dual"
+    assert sol.converged and sol.certificate.kind == "dnn-dual"
     assert abs(sol.objective - 0.13149489177) < VALUE_TOL
     assert sol.gap <= GAP_TOL  # the doubly-nonnegative relaxation is exact for K ≤ 4
     h2 = (sol.means**2).sum(axis=1)

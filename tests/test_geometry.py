@@ -13,7 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from lpm.geometry import GeometryReport, geometry, measure
+import lpm
+from lpm import theory
+from lpm.geometry import GeometryReport, cdnv, geometry, measure
+from lpm.problem import Problem
+from lpm.strategies import class_counts, dims
 
 PROPERTY = settings(max_examples=30, deadline=None)
 
@@ -30,6 +34,10 @@ SCALARS = (
     "maxangle_w",
     "maxangle_m",
     "max_abs_cos_m",
+    "self_duality",
+    "cdnv",
+    "bias_global_mean",
+    "nc1_papyan",
 )
 GRAMS = ("w_gram", "m_gram", "wm_gram")
 
@@ -92,15 +100,13 @@ def assert_same_geometry(a: GeometryReport, b: GeometryReport, rtol: float = 1e-
 
 @st.composite
 def shapes(draw, min_count: int = 1, balanced: bool = False):
-    """K in 2..6, d in K−1..8, n_k in min_count..5, and a seed."""
-    K = draw(st.integers(2, 6))
-    d = draw(st.integers(K - 1, 8))
-    if balanced:
-        counts = [draw(st.integers(min_count, 5))] * K
-    else:
-        counts = draw(st.lists(st.integers(min_count, 5), min_size=K, max_size=K))
+    """K in 2..6, d in K−1..8, n_k in min_count..min_count + 4 (lpm.strategies' counts, which
+    shrink to few, balanced classes), and a seed."""
+    counts = draw(class_counts(max_K=6, max_n=5, imbalanced=False if balanced else None))
+    K = len(counts)
+    d = draw(dims(K, max_extra=8 - max(1, K - 1)))
     seed = draw(st.integers(0, 2**32 - 1))
-    return K, d, counts, seed
+    return K, d, [n + min_count - 1 for n in counts], seed
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,6 +340,9 @@ def test_metrics_are_never_negative_on_arbitrary_bounded_inputs(data, K, d, conv
         value = getattr(report, name)
         assert math.isnan(value) or value >= 0.0, name
     assert math.isnan(report.nc3) or report.nc3 <= 4.0 + 1e-12
+    assert math.isnan(report.self_duality) or 0.0 <= report.self_duality <= 2.0 + 1e-12
+    assert math.isnan(report.cdnv) or report.cdnv >= 0.0  # possibly inf: equal means
+    assert report.bias_global_mean >= 0.0 and report.nc1_papyan >= 0.0
     assert math.isnan(report.nc2_w) == (not np.any(W))
     for name in ("equiangular_w", "equiangular_m", "maxangle_w", "maxangle_m"):
         assert math.isfinite(getattr(report, name)), name
@@ -403,7 +412,18 @@ def test_scaling_the_features(shape, c, convention):
     W, H, labels, _, _ = random_problem(seed, K, d, counts)
     before = measure(W, H, labels, global_mean=convention)
     after = measure(W, c * H, labels, global_mean=convention)
-    for name in ("nc1", "nc2_m", "nc3", "nc4", "equinorm_m", "equiangular_m", "max_abs_cos_m"):
+    for name in (
+        "nc1",
+        "nc2_m",
+        "nc3",
+        "nc4",
+        "equinorm_m",
+        "equiangular_m",
+        "max_abs_cos_m",
+        "self_duality",
+        "cdnv",
+        "nc1_papyan",
+    ):
         assert getattr(after, name) == pytest.approx(getattr(before, name), rel=1e-9, abs=1e-12)
     np.testing.assert_allclose(after.m_gram, c**2 * before.m_gram, rtol=1e-9, atol=1e-12 * c**2)
     np.testing.assert_allclose(after.wm_gram, c * before.wm_gram, rtol=1e-9, atol=1e-12 * c)
@@ -452,8 +472,105 @@ def test_collapsed_features_have_zero_nc1_and_nc4(shape, convention):
     M = simplex_etf(K, d) @ np.linalg.qr(rng.standard_normal((d, d)))[0]
     labels = rng.permutation(np.repeat(np.arange(K), counts))
     report = measure(3.0 * M, 0.5 * M[labels], labels, global_mean=convention)
-    assert report.nc1 < 1e-20 and report.nc4 == 0.0
+    assert report.nc1 < 1e-20 and report.nc4 == 0.0 and report.cdnv < 1e-20
     assert report.nc2_w < 1e-12
     # The sample mean of imbalanced ETF features is not 0: the means centred at it are not an ETF.
     if convention == "class-average" or len(set(counts)) == 1:
-        assert report.nc2_m < 1e-12 and report.nc3 < 1e-20
+        assert report.nc2_m < 1e-12 and report.nc3 < 1e-20 and report.self_duality < 1e-12
+
+
+# --------------------------------------------------------------------------------------------
+# The field's metrics and the metrics against a prediction (docs/metrics.md).
+
+
+def test_field_metrics_worked_values():
+    # Two classes at ±1 with spread ±0.1: σ_k² = 0.01, ‖h̄_1 − h̄_2‖² = 4, so CDNV = 0.02/8.
+    H = np.array([[0.9], [1.1], [-0.9], [-1.1]])
+    W = np.array([[1.0], [-1.0]])
+    report = measure(W, H, np.array([0, 0, 1, 1]), b=np.array([0.5, 0.5]))
+    assert report.cdnv == pytest.approx(0.0025, rel=1e-12)
+    assert report.self_duality == pytest.approx(0.0, abs=1e-15)  # W M̃ᵀ ∝ P_2
+    assert report.bias_global_mean == pytest.approx(math.sqrt(0.5), rel=1e-12)  # μ_G = 0
+    assert report.nc1_papyan == pytest.approx(report.nc1, rel=1e-12)  # balanced
+
+
+def test_field_metrics_of_degenerate_inputs():
+    M = simplex_etf(3, 2)
+    labels = np.repeat(np.arange(3), 2)
+    report = measure(np.zeros((3, 2)), M[labels], labels)
+    assert math.isnan(report.self_duality) and report.cdnv == 0.0
+    assert report.to_dict()["self_duality"] is None
+    H = np.full((6, 2), 0.3)  # every class at the same point: CDNV is 0/0
+    assert math.isnan(measure(np.eye(3, 2), H, labels).cdnv)
+    H[0, 0] += 1.0  # class 1 moves away; classes 2 and 3 still share a mean, both collapsed
+    assert math.isnan(measure(np.eye(3, 2), H, labels).cdnv)
+    H[2, 0] += 0.5  # class 2 spreads about the mean it shares with class 3
+    H[3, 0] -= 0.5
+    assert measure(np.eye(3, 2), H, labels).cdnv == math.inf
+
+
+def test_cdnv_is_a_mean_over_pairs():
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(4), [3, 1, 2, 5])
+    H = rng.standard_normal((labels.size, 3))
+    M = np.array([H[labels == k].mean(axis=0) for k in range(4)])
+    var = [np.mean(np.sum((H[labels == k] - M[k]) ** 2, axis=1)) for k in range(4)]
+    pairs = [(k, l) for k in range(4) for l in range(k + 1, 4)]
+    expected = np.mean([(var[k] + var[l]) / (2 * np.sum((M[k] - M[l]) ** 2)) for k, l in pairs])
+    assert cdnv(H, labels) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [
+        Problem.from_counts((4, 1, 1), dim=3, classifier="etf", energy=(1.0, 1.0)),
+        Problem.from_counts((4, 2, 1), dim=4, features="relu", decay=(1e-2, 1e-2)),
+        Problem.balanced(3, 2, energy=(1.0, 1.0)),
+    ],
+    ids=["fixed-etf-class-average", "relu", "balanced"],
+)
+def test_certified_optima_sit_on_their_predicted_grams(problem):
+    """At a certified optimum, NC2/NC3 against the closed form vanish even where the optimum is
+    not an ETF (Gram tolerance 1e-6 relative, as in proofs_check)."""
+    sol = lpm.solve(problem)
+    assert sol.certified
+    report = geometry(sol)
+    assert report.prediction_reference == theory.predict(problem).reference
+    for key in ("nc2_w_predicted", "nc2_m_predicted", "self_duality_predicted"):
+        assert getattr(report, key) <= 1e-6, key
+    if not problem.is_balanced:
+        assert report.nc2_w > 1e-2 or report.nc2_m > 1e-2  # not an ETF, yet on the prediction
+
+
+def test_predicted_metrics_are_none_without_a_prediction():
+    sol = lpm.solve(Problem.from_counts((4, 1, 1), dim=3, energy=(1.0, 1.0)))
+    report = geometry(sol)  # the learnable imbalanced LPM has no closed form
+    assert report.nc2_w_predicted is None and report.prediction_reference is None
+    assert geometry(sol, prediction=None).to_dict()["nc2_m_predicted"] is None
+    with pytest.raises(ValueError, match="allowed: 'auto', None"):
+        geometry(sol, prediction="theory")
+
+
+def test_a_wrong_prediction_is_measured_as_a_distance():
+    sol = lpm.solve(Problem.from_counts((4, 1, 1), dim=3, classifier="etf", energy=(1.0, 1.0)))
+    balanced = theory.lpm_balanced(Problem.balanced(3, 2, dim=3, energy=(1.0, 1.0)))
+    report = measure(sol.W, sol.H, sol.problem.labels, prediction=balanced)
+    assert report.nc2_w_predicted < 1e-9  # the fixed classifier is the ETF the theorem predicts
+    assert report.nc2_m_predicted > 1e-2  # the class means are not
+    data = report.to_dict()
+    assert set(data) >= {"self_duality", "cdnv", "bias_global_mean", "nc1_papyan"}
+    json.dumps(data, allow_nan=False)
+
+
+def test_unregularised_geometry_is_that_of_the_directions():
+    # Only directions have a limit without energies or decay: every caller reports the geometry
+    # of W/‖W‖_F and H/‖H‖_F, whatever scale the solver stopped at.
+    problem = Problem.from_counts((3, 2, 2), dim=3)
+    rng = np.random.default_rng(5)
+    W, H = rng.normal(size=(3, 3)), rng.normal(size=(7, 3))
+    small = geometry(SimpleNamespace(problem=problem, W=W, H=H, b=None), prediction=None)
+    large = geometry(SimpleNamespace(problem=problem, W=40 * W, H=3 * H, b=None), prediction=None)
+    direct = measure(W / np.linalg.norm(W), H / np.linalg.norm(H), problem.labels)
+    for key in ("w_norms", "m_norms", "w_gram", "wm_gram", "nc1", "nc2_w"):
+        np.testing.assert_allclose(getattr(small, key), getattr(direct, key), atol=1e-12)
+        np.testing.assert_allclose(getattr(large, key), getattr(direct, key), atol=1e-12)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from lpm.objective import objective, objective_data, value_and_grad
+from lpm.classifiers import classifier_matrix
+from lpm.objective import constant_penalty, objective, objective_data, value_and_grad
 from lpm.problem import Problem
 
 VARIANTS = [
@@ -30,7 +31,7 @@ def test_gradients_match_autograd(kwargs):
     rng = np.random.default_rng(0)
     problems = [
         Problem.from_counts((3, 2, 1), dim=4, **kwargs),
-        Problem.from_counts((1, 1, 4), dim=4, **kwargs),
+        Problem.from_counts((1, 1, 2), dim=4, **kwargs),
     ]
     data = objective_data(problems)
     N = max(p.N for p in problems)
@@ -49,16 +50,15 @@ def test_gradients_match_autograd(kwargs):
         assert torch.allclose(gW, W.grad, atol=1e-13)
     if b is not None:
         assert torch.allclose(gb, b.grad, atol=1e-13)
-    # Padding rows (problem 0 has N=6, problem 1 has N=6 too here) carry no gradient.
-    for j, p in enumerate(problems):
-        assert torch.all(gH[j, p.N :] == 0)
+    # Padding rows (problem 1 has N = 4, padded to 6 with nonzero H) carry no gradient.
+    padding = gH[1, problems[1].N :]
+    assert padding.shape[0] == 2 and torch.all(padding == 0)
+    assert torch.all(H[1, problems[1].N :] != 0)
 
 
 def _reference(p, W, H, b):
     """Slow, obvious per-sample loop."""
     if p.fixed_classifier:
-        from lpm.classifiers import classifier_matrix
-
         W = classifier_matrix(p)
     total = 0.0
     for h, y in zip(H, p.labels):
@@ -74,8 +74,7 @@ def _reference(p, W, H, b):
     value = total / p.N
     if p.decay is not None:
         lw, lh, lb = p.decay
-        if not p.fixed_classifier:
-            value += 0.5 * lw * (W**2).sum()
+        value += 0.5 * lw * (W**2).sum()  # a fixed classifier's too: the objective as stated
         value += 0.5 * lh * (H**2).sum()
         if b is not None:
             value += 0.5 * lb * (b**2).sum()
@@ -88,6 +87,19 @@ def test_objective_matches_slow_reference(kwargs):
     p = Problem.from_counts((3, 2, 1), dim=4, **kwargs)
     W, H, b = _random_point(p, rng)
     assert objective(p, W, H, b) == pytest.approx(_reference(p, W, H, b), rel=1e-13, abs=1e-15)
+
+
+def test_a_fixed_classifier_pays_its_decay_penalty():
+    """f = loss + (λ_W/2)‖W‖² + (λ_H/2)‖H‖² for a fixed classifier too: its penalty is constant,
+    not absent (0.14 of the 1.468 here)."""
+    p = Problem.from_counts((42, 103, 118, 24), dim=5, classifier="etf", decay=(0.08276, 0.01969))
+    W = classifier_matrix(p)
+    H = np.random.default_rng(3).standard_normal((p.N, p.dim))
+    logits = H @ W.T
+    loss = float(np.mean(np.log(np.exp(logits).sum(1)) - logits[np.arange(p.N), p.labels]))
+    stated = loss + 0.5 * 0.08276 * float((W**2).sum()) + 0.5 * 0.01969 * float((H**2).sum())
+    assert objective(p, None, H) == pytest.approx(stated, rel=1e-13)
+    assert constant_penalty(p) == pytest.approx(0.5 * 0.08276 * float((W**2).sum()), rel=1e-15)
 
 
 def test_stable_at_extreme_scales():

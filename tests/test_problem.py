@@ -97,3 +97,34 @@ def test_labels_read_only():
 def test_budget_needs_energy():
     with pytest.raises(ValueError, match="applies only with energy"):
         Problem.balanced(3, 2, decay=(1e-3, 1e-3), budget="per-sample")
+
+
+def test_batch_key_groups_what_one_tensor_program_can_hold():
+    base = Problem.from_counts((5, 3, 2), dim=3, classifier="etf", energy=(1.0, 2.0))
+    same = [
+        Problem.from_counts((9, 9, 1), dim=3, classifier="random", energy=(3.0, 0.5)),
+        Problem.from_counts(
+            (5, 3, 2), dim=3, classifier="etf", energy=(1.0, 2.0), classifier_seed=4
+        ),
+    ]
+    other = [
+        Problem.from_counts((5, 3, 2), dim=4, classifier="etf", energy=(1.0, 2.0)),
+        Problem.from_counts((5, 3, 2, 1), dim=3, classifier="etf", energy=(1.0, 2.0)),
+        Problem.from_counts((5, 3, 2), dim=3, energy=(1.0, 2.0)),
+        Problem.from_counts((5, 3, 2), dim=3, classifier="etf", decay=(1e-2, 1e-2)),
+        Problem.from_counts(
+            (5, 3, 2), dim=3, classifier="etf", energy=(1.0, 2.0), budget="per-sample"
+        ),
+        Problem.from_counts((5, 3, 2), dim=3, classifier="etf", energy=(1.0, 2.0), features="relu"),
+        Problem.from_counts((5, 3, 2), dim=3, classifier="etf", energy=(1.0, 2.0), bias="free"),
+        Problem.from_counts((5, 3, 2), dim=3, classifier="etf", energy=(1.0, 2.0), loss="mse"),
+    ]
+    assert all(p.batch_key == base.batch_key for p in same)
+    assert all(p.batch_key != base.batch_key for p in other)
+
+
+def test_class_weights_and_bias():
+    p = Problem.from_counts((6, 3, 1), dim=2, energy=(1.0, 1.0))
+    np.testing.assert_allclose(p.class_weights, [0.6, 0.3, 0.1])
+    assert not p.has_bias
+    assert Problem.from_counts((6, 3, 1), dim=2, energy=(1.0, 1.0), bias="free").has_bias

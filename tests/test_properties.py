@@ -8,8 +8,10 @@ hypotheses — a learnable classifier under imbalance is an ETF; a fixed ETF wit
 budget is equinorm — a test runs the false property under Hypothesis and shows that Hypothesis
 finds a counterexample, while the same property holds where the theorem says it does.
 
-Profiles (tests/conftest.py): ``dev`` (default, few examples) and ``ci``
-(``HYPOTHESIS_PROFILE=ci``).
+Problems, counts, budgets and dimensions are drawn by :mod:`lpm.strategies` (they shrink to few
+classes, balanced counts and round budgets), and the claims are stated with :mod:`lpm.testing`
+(whose failures print the ``lpm solve`` line of the counterexample). Profiles
+(tests/conftest.py): ``dev`` (default, few examples) and ``ci`` (``HYPOTHESIS_PROFILE=ci``).
 """
 
 from __future__ import annotations
@@ -27,8 +29,15 @@ from lpm import theory
 from lpm.classifiers import etf_gram
 from lpm.geometry import etf_distance
 from lpm.problem import Problem
+from lpm.strategies import class_counts, decays, dims, energies, problems
+from lpm.testing import (
+    assert_equinorm,
+    assert_gram_close,
+    assert_matches_prediction,
+    assert_within_class_collapse,
+)
 from lpm.threshold import COLLAPSE_RTOL, minority_separation
-from proofs_check.compare import (
+from proofs_check.agreement import (
     CONVEX_GRAM_RTOL,
     CONVEX_RTOL,
     GRAM_RTOL,
@@ -40,48 +49,39 @@ from proofs_check.compare import (
 from proofs_check.dr_same_minimiser import DR_ALIGN_TOL, DR_POSITION_TOL, DR_SOLVE_TOL
 from proofs_check.within_class_collapse import NC1_TOL
 
+
 # ----------------------------------------------------------------------------- strategies
-energies = st.tuples(st.floats(0.2, 4.0), st.floats(0.2, 4.0))
-
-
-@st.composite
-def imbalanced_counts(draw, min_K: int = 2, max_K: int = 5, max_n: int = 30):
+def imbalanced_counts(min_K: int = 2, max_K: int = 5, max_n: int = 30):
     """Counts with at least two distinct values (a genuinely imbalanced problem)."""
-    K = draw(st.integers(min_K, max_K))
-    counts = draw(st.lists(st.integers(1, max_n), min_size=K, max_size=K))
-    if len(set(counts)) == 1:
-        counts[0] += draw(st.integers(1, max_n))
-    return tuple(counts)
+    return class_counts(min_K=min_K, max_K=max_K, max_n=max_n, imbalanced=True)
+
+
+def balanced_counts(max_K: int = 6, max_n: int = 4):
+    return class_counts(max_K=max_K, max_n=max_n, imbalanced=False)
 
 
 def _dim(draw, K: int, extra: int = 3) -> int:
-    return draw(st.integers(K - 1, K - 1 + extra))
+    return draw(dims(K, max_extra=extra))
 
 
 def _assert_prediction(sol, prediction):
-    convex = sol.method == "convex"
-    obj_tol = CONVEX_RTOL if convex else OBJECTIVE_RTOL
-    gram_tol = CONVEX_GRAM_RTOL if convex else GRAM_RTOL
+    """Converged, with the objective and Grams of the closed form (lpm.testing's tolerances:
+    objective 1e-8 and Gram 1e-6 relative; 1e-6 and 1e-4 for the convex method)."""
     assert sol.converged, sol.message
-    if prediction.objective is not None:
-        assert relative_error(sol.objective, prediction.objective) <= obj_tol
-    W, M = sol.W, sol.means
-    for observed, key in ((W @ W.T, "w_gram"), (M @ M.T, "m_gram"), (W @ M.T, "wm_gram")):
-        predicted = getattr(prediction, key)
-        if predicted is not None:
-            assert gram_error(observed, predicted) <= gram_tol, key
+    assert_matches_prediction(sol, prediction)
 
 
 # ----------------------------------------------------------------------------- statements
-@given(data=st.data(), K=st.integers(2, 6), n=st.integers(1, 4), energy=energies)
-def test_balanced_lpm_optimum_is_the_etf(data, K, n, energy):
+@given(data=st.data(), counts=balanced_counts(), energy=energies())
+def test_balanced_lpm_optimum_is_the_etf(data, counts, energy):
     """Fang et al. 2021, Thm 3: balanced, d ≥ K − 1, either budget."""
     budget = data.draw(st.sampled_from(["class-average", "per-sample"]))
-    p = Problem.balanced(K, n, dim=_dim(data.draw, K), energy=energy, budget=budget)
+    K = len(counts)
+    p = Problem.from_counts(counts, dim=_dim(data.draw, K), energy=energy, budget=budget)
     _assert_prediction(lpm.solve(p), theory.lpm_balanced(p))
 
 
-@given(data=st.data(), counts=imbalanced_counts(), energy=energies)
+@given(data=st.data(), counts=imbalanced_counts(), energy=energies())
 def test_fixed_etf_per_sample_collapses_for_any_counts(data, counts, energy):
     """Yang et al. 2022: h_i = sqrt(E_H/E_W) w_{y_i}, value L*, whatever the counts."""
     K = len(counts)
@@ -95,7 +95,7 @@ def test_fixed_etf_per_sample_collapses_for_any_counts(data, counts, energy):
     assert deviation / math.sqrt(energy[1]) <= GRAM_RTOL
 
 
-@given(data=st.data(), counts=imbalanced_counts(max_n=15), energy=energies)
+@given(data=st.data(), counts=imbalanced_counts(max_n=15), energy=energies())
 def test_dot_regression_has_the_cross_entropy_minimiser(data, counts, energy):
     """Yang et al. 2022, DR loss: value 0 at h_i = sqrt(E_H/E_W) w_{y_i} (tolerances: the DR
     loss is quartic along the sphere, see proofs_check.dr_same_minimiser)."""
@@ -118,7 +118,7 @@ def test_dot_regression_has_the_cross_entropy_minimiser(data, counts, energy):
     assert np.linalg.norm(dr.H - ce.H, axis=1).max() / radius <= DR_POSITION_TOL
 
 
-@given(data=st.data(), counts=imbalanced_counts(min_K=3, max_n=40), energy=energies)
+@given(data=st.data(), counts=imbalanced_counts(min_K=3, max_n=40), energy=energies())
 def test_sdp_value_equals_the_factorised_optimum(data, counts, energy):
     """Fang et al. 2021, convex relaxation: exact at any d ≥ K − 1 (THEORY §1.3).
 
@@ -143,7 +143,7 @@ def test_sdp_value_equals_the_factorised_optimum(data, counts, energy):
 @given(
     KA=st.integers(1, 3),
     KB=st.integers(2, 3),
-    energy=energies,
+    energy=energies(),
     ratios=st.lists(st.integers(1, 60), min_size=2, max_size=2, unique=True),
 )
 def test_minority_separation_never_increases_with_the_ratio(KA, KB, energy, ratios):
@@ -187,9 +187,7 @@ def test_every_variant_collapses_within_classes(variant, counts, extra, seed):
     p = Problem.from_counts(counts, dim=len(counts) + extra, **_VARIANTS[variant])
     sol = lpm.solve(p, method="gradient", seed=seed)
     assert sol.converged, sol.message
-    M = sol.means
-    scale = np.linalg.norm(M, axis=1).max()
-    assert np.linalg.norm(sol.H - M[p.labels], axis=1).max() <= GRAM_RTOL * scale
+    assert_within_class_collapse(sol, tol=GRAM_RTOL)
     assert lpm.geometry(sol).nc1 <= NC1_TOL
 
 
@@ -221,15 +219,15 @@ def test_relu_features_are_orthogonal_with_the_predicted_norms(data, counts, fac
 
 @given(
     data=st.data(),
-    K=st.integers(2, 6),
-    n=st.integers(1, 20),
-    lam=st.tuples(st.floats(1e-3, 3e-2), st.floats(1e-3, 3e-2)),
+    counts=balanced_counts(max_n=20),
+    lam=decays(),
     bias=st.sampled_from(["none", "free", "penalised"]),
 )
-def test_regularised_ce_is_a_scaled_etf(data, K, n, lam, bias):
+def test_regularised_ce_is_a_scaled_etf(data, counts, lam, bias):
     """Zhu et al. 2021: balanced CE under decay, any bias (b = 0 when penalised)."""
-    decay = (*lam, 1e-2 if bias == "penalised" else 0.0)
-    p = Problem.balanced(K, n, dim=_dim(data.draw, K), decay=decay, bias=bias)
+    decay = (*lam[:2], 1e-2 if bias == "penalised" else 0.0)
+    K = len(counts)
+    p = Problem.from_counts(counts, dim=_dim(data.draw, K), decay=decay, bias=bias)
     sol = lpm.solve(p)
     prediction = theory.zhu_regularised_ce(p)
     _assert_prediction(sol, prediction)
@@ -258,10 +256,13 @@ def test_mse_without_bias_is_an_orthogonal_frame(data, counts, lam):
     _assert_prediction(lpm.solve(p), theory.mse_ufm(p))
 
 
-@given(data=st.data(), K=st.integers(2, 6), n=st.integers(1, 30), lam=st.floats(1e-4, 3e-2))
-def test_mse_with_a_free_bias_is_an_etf(data, K, n, lam):
+@given(data=st.data(), counts=balanced_counts(max_n=30), lam=st.floats(1e-4, 3e-2))
+def test_mse_with_a_free_bias_is_an_etf(data, counts, lam):
     """Balanced MSE with a free bias (THEORY §5.3): an ETF of logits and b = 1/K."""
-    p = Problem.balanced(K, n, dim=_dim(data.draw, K), loss="mse", bias="free", decay=(lam, lam))
+    K = len(counts)
+    p = Problem.from_counts(
+        counts, dim=_dim(data.draw, K), loss="mse", bias="free", decay=(lam, lam)
+    )
     sol = lpm.solve(p)
     _assert_prediction(sol, theory.mse_ufm(p))
     assert np.abs(sol.b - 1.0 / K).max() <= GRAM_RTOL
@@ -285,18 +286,16 @@ def test_unregularised_geometry_is_seli(data, counts):
 
 
 @given(
-    K=st.integers(2, 6),
-    n=st.integers(1, 5),
+    counts=balanced_counts(max_n=5),
     extra=st.integers(0, 6),
-    energy=energies,
+    energy=energies(),
     seed=st.integers(0, 10_000),
 )
-def test_a_random_classifier_never_beats_the_etf_bound(K, n, extra, energy, seed):
+def test_a_random_classifier_never_beats_the_etf_bound(counts, extra, energy, seed):
     """Shalev et al. (bound derived, THEORY §6): the balanced optimum on the sphere ≥ ETF value."""
-    p = Problem.balanced(
-        K,
-        n,
-        dim=K + extra,
+    p = Problem.from_counts(
+        counts,
+        dim=len(counts) + extra,
         classifier="random",
         features="sphere",
         energy=energy,
@@ -314,74 +313,76 @@ def test_a_random_classifier_never_beats_the_etf_bound(K, n, extra, energy, seed
 SEARCH = settings(max_examples=10, phases=[Phase.generate], database=None)
 
 
-def _learnable_is_etf(counts, energy, budget):
+#: The layer-peeled model of Fang et al. 2021 (CE, learnable W, free features, no bias).
+LEARNABLE_LPM = dict(loss="ce", classifier="learnable", features="free", bias="none")
+#: The same with the classifier fixed to a simplex ETF (Yang et al. 2022).
+FIXED_ETF = dict(LEARNABLE_LPM, classifier="etf")
+
+
+def _learnable_is_etf(p: Problem) -> None:
     """The FALSE claim 'the learnable LPM optimum is a simplex ETF' on one problem."""
-    p = Problem.from_counts(counts, dim=len(counts), energy=energy, budget=budget)
     sol = lpm.solve(p)
     assert sol.converged
-    assert gram_error(sol.W @ sol.W.T, energy[0] * etf_gram(p.K)) <= GRAM_RTOL
+    target = p.energy[0] * etf_gram(p.K)
+    assert_gram_close(sol.W @ sol.W.T, target, GRAM_RTOL, problem=p, what="W Wᵀ")
 
 
 def test_hypothesis_refutes_learnable_is_etf_under_imbalance():
     """Hypothesis finds an imbalanced problem whose optimum is not an ETF (Fang et al. 2021)."""
 
     @SEARCH
-    @given(
-        counts=imbalanced_counts(min_K=3, max_K=5),
-        energy=energies,
-        budget=st.sampled_from(["class-average", "per-sample"]),
-    )
-    def claim(counts, energy, budget):
-        _learnable_is_etf(counts, energy, budget)
+    @given(problems(**LEARNABLE_LPM, regime="energy", min_K=3, max_n=30, imbalanced=True))
+    def claim(p):
+        _learnable_is_etf(p)
 
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="W Wᵀ is not close to the target Gram"):
         claim()
 
 
-@given(K=st.integers(2, 5), n=st.integers(1, 6), energy=energies)
-def test_learnable_is_etf_when_balanced(K, n, energy):
+@given(problems(**LEARNABLE_LPM, regime="energy", budget="class-average", imbalanced=False))
+def test_learnable_is_etf_when_balanced(p):
     """The same claim where the theorem makes it true: balanced counts."""
-    _learnable_is_etf((n,) * K, energy, "class-average")
+    _learnable_is_etf(p)
 
 
-@given(counts=imbalanced_counts(min_K=2, max_K=2), energy=energies)
-def test_two_learnable_classes_are_an_etf_for_any_counts(counts, energy):
+@given(problems(**LEARNABLE_LPM, regime="energy", max_K=2, imbalanced=True))
+def test_two_learnable_classes_are_an_etf_for_any_counts(p):
     """K = 2: only w_1 − w_2 enters the loss, so w_1 = −w_2 at any counts (why K ≥ 3 above)."""
-    p = Problem.from_counts(counts, dim=2, energy=energy)
     sol = lpm.solve(p)
     assert sol.converged
+    assert_gram_close(sol.W @ sol.W.T, "etf", GRAM_RTOL, problem=p)
     assert etf_distance(sol.W) <= GRAM_RTOL
 
 
-def _fixed_etf_is_equinorm(counts, energy, budget):
+def _fixed_etf_is_equinorm(p: Problem) -> None:
     """The claim 'the fixed-ETF optimum has ‖h̄_k‖ = sqrt(E_H) for every k' on one problem."""
-    K = len(counts)
-    p = Problem.from_counts(counts, dim=K, classifier="etf", energy=energy, budget=budget)
     sol = lpm.solve(p)
     assert sol.converged
+    assert_equinorm(sol, tol=GRAM_RTOL)
     norms = np.linalg.norm(sol.means, axis=1)
-    assert np.abs(norms - math.sqrt(energy[1])).max() <= GRAM_RTOL * math.sqrt(energy[1])
+    E_H = p.energy[1]
+    assert np.abs(norms - math.sqrt(E_H)).max() <= GRAM_RTOL * math.sqrt(E_H)
 
 
 def test_hypothesis_refutes_fixed_etf_equinorm_with_class_average_budget():
     """Hypothesis finds imbalanced counts where the class-average optimum is not equinorm."""
 
     @SEARCH
-    @given(counts=imbalanced_counts(), energy=energies)
-    def claim(counts, energy):
-        _fixed_etf_is_equinorm(counts, energy, "class-average")
+    @given(problems(**FIXED_ETF, regime="energy", budget="class-average", imbalanced=True))
+    def claim(p):
+        _fixed_etf_is_equinorm(p)
 
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match="the means are not equinorm"):
         claim()
 
 
-@given(counts=imbalanced_counts(), energy=energies)
-def test_fixed_etf_is_equinorm_with_the_per_sample_budget(counts, energy):
+@given(problems(**FIXED_ETF, regime="energy", budget="per-sample", imbalanced=True))
+def test_fixed_etf_is_equinorm_with_the_per_sample_budget(p):
     """The same claim with the per-sample budget: true (Yang et al. 2022)."""
-    _fixed_etf_is_equinorm(counts, energy, "per-sample")
+    _fixed_etf_is_equinorm(p)
 
 
-@given(counts=imbalanced_counts(), energy=energies)
+@given(counts=imbalanced_counts(), energy=energies())
 def test_class_average_fixed_etf_matches_its_derived_optimum(counts, energy):
     """What the class-average optimum IS (THEORY §2.4, derived in lpm.theory)."""
     p = Problem.from_counts(counts, dim=len(counts), classifier="etf", energy=energy)

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -139,6 +140,10 @@ BAD_SPECS = [
     ({"problem": {"step": "2:2:2:1"}, "solve": {"device": "cuda"}}, "'device' is not a solve"),
     ({"problem": {"step": "2:2:2:1"}, "solve": {"method": "newton"}}, "method 'newton' is not"),
     ({"problem": {"step": "2:2:2:1"}, "solve": {"tol": 2}}, "tol must be a number in (0, 1)"),
+    (
+        {"problem": {"step": "2:2:2:1"}, "grid": {"time_limit": [0]}},
+        "time_limit must be a positive",
+    ),
     ({"problem": {"step": "2:2:2:1"}, "output": {"geometry": ["nc5"]}}, "'nc5' is not a geometry"),
     ({"problem": {"step": "2:2:2:1"}, "output": {"format": "csv"}}, "'format' is not an output"),
     (
@@ -200,8 +205,9 @@ def test_results_equal_a_direct_solve(solved):
 
 
 def test_balanced_point_matches_theory(solved):
-    """THEORY §1.2: at R = 1 the stored optimum is L* = log(1 + (K−1)exp(−K/(K−1)·sqrt(EW EH)));
-    §1.5: there the minority separation max ‖w_k − w_l‖² is the ETF value 2K/(K−1)·E_W."""
+    """docs/theory.md §1.2: at R = 1 the stored optimum is
+    L* = log(1 + (K−1)exp(−K/(K−1)·sqrt(EW EH))); §1.5: there the minority separation
+    max ‖w_k − w_l‖² is the ETF value 2K/(K−1)·E_W."""
     _, _, rows = solved
     row = next(r for r in rows if r["params"] == {"ratio": 1, "energy": [1, 1]})
     assert abs(row["objective"] - 0.5826576530618) <= 1e-9
@@ -241,15 +247,17 @@ def test_deleted_rows_are_filled_exactly(solved, tmp_path):
 def test_interrupted_run_resumes_without_duplicates(spec_file, tmp_path):
     spec = sweep.load_spec(spec_file)
     store = tmp_path / "s.sqlite"
-    lines = []
+    events = []
 
-    def stop_after_first_batch(line):
-        lines.append(line)
-        raise KeyboardInterrupt
+    def stop_after_first_batch(event):
+        events.append(event)
+        if event.batch:
+            raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         sweep.run_sweep(spec, store, batch_size=2, progress=stop_after_first_batch)
-    assert len(keys_in(store)) == 2 and lines[0].startswith("sweep: 2/6 points")
+    assert [(e.done, e.total, e.batch) for e in events] == [(0, 6, 0), (2, 6, 2)]
+    assert len(keys_in(store)) == 2 and str(events[1]).startswith("sweep: 2/6 points")
     summary = sweep.run_sweep(spec, store, batch_size=2)
     assert (summary.done, summary.skipped, summary.failed) == (4, 2, 0)
     keys = keys_in(store)
@@ -302,7 +310,7 @@ def test_a_finished_row_is_never_overwritten(solved, tmp_path):
     store = copy_store(store, tmp_path / "s.sqlite")
     fake = {**rows[0], "status": "failed", "objective": -1.0, "message": "x"}
     with sqlite3.connect(store) as conn:
-        sweep._write(conn, [fake], "other")
+        sweep.store.write_rows(conn, [fake], "other")
     assert sweep.read_store(store)[0] == rows[0]
 
 
@@ -387,3 +395,203 @@ def test_dask_local_cluster_matches_local_run(solved, tmp_path):
     for row in got:
         assert abs(row["objective"] - local[row["key"]]["objective"]) <= OBJECTIVE_ATOL
     assert sweep.run_sweep(spec, store, dask_workers=2).skipped == 6
+
+
+# ------------------------------------------------------------------------- where it stands
+def test_a_rerun_reports_every_point_of_the_store(solved, tmp_path):
+    """The summary counts the spec's stored points, not only this run's: a rerun that solves
+    nothing still reports the unconverged, uncertified and unknown-status points of earlier runs."""
+    spec, store, rows = solved
+    store = copy_store(store, tmp_path / "s.sqlite")
+    keys = [r["key"] for r in rows]
+    with sqlite3.connect(store) as conn:
+        conn.execute(
+            "UPDATE results SET status = 'max_iter', converged = 0 WHERE key = ?", keys[:1]
+        )
+        conn.execute("UPDATE results SET status = 'time_limit' WHERE key = ?", keys[1:2])
+        conn.execute("UPDATE results SET certified = 0 WHERE key = ?", keys[2:3])
+        conn.execute("UPDATE results SET status = 'failed' WHERE key = ?", keys[3:4])
+    summary = sweep.run_sweep(spec, store)
+    assert (summary.done, summary.skipped, summary.failed) == (1, 5, 0)  # the failed one again
+    assert (summary.unconverged, summary.uncertified) == (3, 1)
+    assert summary.statuses == {"converged": 4, "max_iter": 1, "time_limit": 1}
+    assert summary.store_rows == 6 and not summary.settled
+    assert [sweep.outcome(r) for r in sweep.read_store(store)][:4] == [
+        "unconverged",
+        "unconverged",
+        "uncertified",
+        "settled",
+    ]
+    assert sweep.run_sweep(spec, copy_store(solved[1], tmp_path / "t.sqlite")).settled
+
+
+def test_cli_exit_code_describes_the_store_on_a_rerun(tmp_path, capsys):
+    """Issue: a rerun said "0 not converged" and exited 0 over a store of unconverged points."""
+    from lpm import cli
+
+    spec = tmp_path / "short.toml"
+    spec.write_text(
+        '[problem]\nstep = "2:2:2:1"\nenergy = [1, 1]\n[grid]\nratio = [1, 2]\n'
+        '[solve]\nmethod = "gradient"\nmax_iter = 3\n'
+    )
+    store = tmp_path / "short.sqlite"
+    for solved_now in (2, 0):
+        assert cli.main(["sweep", str(spec), "--store", str(store), "--json"]) == 3
+        data = json.loads(capsys.readouterr().out)
+        assert (data["done"], data["unconverged"]) == (solved_now, 2)
+        assert data["statuses"] == {"max_iter": 2} and data["settled"] is False
+
+
+def test_rows_time_their_own_point_only_when_solved_alone(solved, spec_file, tmp_path):
+    _, _, batched = solved  # batch_size=4: batches of 4 and 2 points
+    assert [r["batch_size"] for r in batched] == [4, 4, 4, 4, 2, 2]
+    assert all(r["seconds"] is None and r["batch_seconds"] > 0 for r in batched)
+    assert len({r["batch_seconds"] for r in batched[:4]}) == 1
+    store = tmp_path / "alone.sqlite"
+    sweep.run_sweep(spec_file, store, batch_size=1)
+    alone = sweep.read_store(store)
+    assert all(r["batch_size"] == 1 and r["seconds"] == r["batch_seconds"] > 0 for r in alone)
+    assert len({r["seconds"] for r in alone}) == 6
+
+
+#: The layout of stores written before the timing columns (schema version 0).
+LEGACY_COLUMNS = [c for c in sweep.STORE_COLUMNS if c not in ("batch_seconds", "batch_size")]
+
+
+def test_a_store_of_the_old_layout_is_read_and_migrated(solved, tmp_path):
+    spec, _, rows = solved
+    store = tmp_path / "old.sqlite"
+    with sqlite3.connect(store) as conn:
+        conn.execute(f"CREATE TABLE results ({', '.join(LEGACY_COLUMNS)}, PRIMARY KEY (key))")
+        conn.execute("CREATE TABLE specs (spec_hash TEXT PRIMARY KEY, spec TEXT, first_run TEXT)")
+        for row in rows[:4]:
+            old = {**row, "seconds": 1.5}
+            values = [sweep.store._sql_value(c, old[c]) for c in LEGACY_COLUMNS]
+            conn.execute(f"INSERT INTO results VALUES ({', '.join('?' * len(values))})", values)
+    expected = [{**r, "seconds": None, "batch_seconds": 1.5, "batch_size": None} for r in rows[:4]]
+    assert sweep.read_store(store) == expected  # read-only, before any migration
+    summary = sweep.run_sweep(spec, store, batch_size=4)
+    assert (summary.done, summary.skipped, summary.total) == (2, 4, 6)
+    after = sweep.read_store(store)
+    assert after[:4] == expected and len(after) == 6
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == sweep.store.SCHEMA_VERSION
+
+
+# ------------------------------------------------------------------------------------ tables
+def test_dataframe_has_one_typed_row_per_point(solved):
+    pd = pytest.importorskip("pandas")
+    _, _, rows = solved
+    frame = sweep.read_store(solved[1]).to_pandas()
+    assert list(frame.columns) == next(csv.reader(io.StringIO(sweep.store_to_csv(rows))))
+    assert len(frame) == 6 and list(frame["key"]) == [r["key"] for r in rows]
+    assert frame["certified"].dtype == "boolean" and frame["batch_size"].dtype == "Int64"
+    assert frame["objective"].tolist() == [r["objective"] for r in rows]
+    assert frame["seconds"].isna().all()  # solved in batches: no per-point time
+    assert frame["w_norms"].iloc[0] == rows[0]["geometry"]["w_norms"]
+    assert frame["energy"].iloc[1] == [2, 2] and frame["ratio"].tolist() == [1, 1, 2, 2, 5, 5]
+    table = frame.pivot_table("minority_w_separation", "ratio", frame["energy"].map(str))
+    assert table.shape == (3, 2)
+    assert isinstance(sweep.to_dataframe(rows), pd.DataFrame)
+
+
+def test_parquet_round_trip(solved, tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    _, store, rows = solved
+    path = sweep.read_store(store).to_parquet(tmp_path / "phase.parquet")
+    back = pd.read_parquet(path)
+    frame = sweep.to_dataframe(rows)
+    assert list(back.columns) == list(frame.columns) and len(back) == 6
+    assert back["objective"].tolist() == frame["objective"].tolist()
+    assert back["certified"].tolist() == [True] * 6
+    assert [list(map(list, g)) for g in back["w_gram"]] == [r["geometry"]["w_gram"] for r in rows]
+    assert not list(tmp_path.glob(".*.tmp"))  # written beside, then renamed
+    # A grid that spells one key two ways (a list and a string) is kept, as JSON text.
+    mixed = [{**rows[0], "params": {"energy": [1, 1]}}, {**rows[1], "params": {"energy": "2,2"}}]
+    back = pd.read_parquet(sweep.to_parquet(mixed, tmp_path / "mixed.parquet"))
+    assert back["energy"].tolist() == ["[1, 1]", '"2,2"']
+    with pytest.raises(ValueError, match="does not exist"):
+        sweep.to_parquet(rows, tmp_path / "no" / "x.parquet")
+    with pytest.raises(ValueError, match="is a directory"):
+        sweep.to_parquet(rows, tmp_path)
+
+
+# ------------------------------------------------------------------------------------ Dask faults
+def _kill_self_on(marker: str, counts: list[int]) -> None:
+    """Run on each Dask worker: the first solve of ``counts`` anywhere SIGKILLs its own process.
+
+    The marker file (created exclusively, holding the pid) makes it happen once over all workers.
+    """
+    import os
+    import signal
+
+    import lpm
+
+    real = lpm.solve_batch
+
+    def solve_batch(problems, **options):
+        if any(list(p.counts) == counts for p in problems):
+            try:
+                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                pass
+            else:
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                os.kill(os.getpid(), signal.SIGKILL)
+        return real(problems, **options)
+
+    lpm.solve_batch = solve_batch
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("allowed_failures", [3, 0])
+def test_a_worker_killed_mid_sweep_costs_only_its_task(
+    solved, tmp_path, monkeypatch, allowed_failures
+):
+    """A worker process SIGKILLed while it solves a point: the scheduler runs that task again
+    elsewhere, the sweep completes, and the driver writes every point exactly once. With no
+    failure allowed (``allowed-failures = 0``) the task is given up: its point is stored as
+    failed, every other point converged, and the next run fills it in."""
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    spec, _, rows = solved
+    store, marker = tmp_path / "dask.sqlite", tmp_path / "killed"
+    written: list[str] = []
+    real_write = sweep.run.write_rows
+
+    def counting_write(conn, batch, spec_hash):
+        written.extend(row["key"] for row in batch)
+        real_write(conn, batch, spec_hash)
+
+    monkeypatch.setattr(sweep.run, "write_rows", counting_write)
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        before = set(client.run(os.getpid).values())
+        client.run(_kill_self_on, str(marker), [10, 10, 2, 2])  # R = 5: third and fourth points
+        summary = sweep.run_sweep(spec, store, dask_address=cluster.scheduler_address, batch_size=1)
+        after = set(client.run(os.getpid).values())
+    killed = int(marker.read_text())
+    assert killed in before and killed not in after  # the worker really died mid-sweep
+    assert sorted(written) == sorted(r["key"] for r in rows)  # each point written once
+    lost = 0 if allowed_failures else 1
+    assert (summary.total, summary.done, summary.failed) == (6, 6 - lost, lost)
+    assert summary.unconverged == 0
+    if lost:
+        (failed,) = [r for r in sweep.read_store(store) if r["status"] == "failed"]
+        assert failed["message"].startswith("KilledWorker") and failed["params"]["ratio"] == 5
+        again = sweep.run_sweep(spec, store)
+        assert (again.done, again.skipped, again.failed) == (1, 5, 0) and again.settled
+    keys = keys_in(store)
+    assert len(keys) == len(set(keys)) == 6
+    local = {r["key"]: r for r in rows}
+    for row in sweep.read_store(store):
+        assert row["status"] == "converged" and row["certified"]
+        assert abs(row["objective"] - local[row["key"]]["objective"]) <= OBJECTIVE_ATOL

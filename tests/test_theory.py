@@ -86,7 +86,7 @@ def test_lpm_balanced_geometry_and_logits():
     np.testing.assert_allclose(np.diag(pred.logits), s, rtol=1e-15)
     off = pred.logits[~np.eye(K, dtype=bool)]
     np.testing.assert_allclose(off, -s / (K - 1), rtol=1e-14)
-    assert pred.extra["rank"] == K - 1
+    assert pred.rank == K - 1
 
 
 def test_fixed_etf_worked_number():
@@ -495,11 +495,20 @@ REFUSALS = [
     ),
     (T.mse_ufm, Problem.from_counts((5, 3), dim=2, decay=(1e-2, 1e-2)), "loss 'mse'"),
     (
-        T.mse_ufm,
+        T.mse_ufm_free_bias,
         Problem.from_counts((5, 3), dim=2, loss="mse", decay=(1e-2, 1e-2), bias="free"),
         "balanced",
     ),
-    (T.mse_ufm, Problem.from_counts((5, 3, 2), dim=2, loss="mse", decay=(1e-3, 1e-3)), "dim ≥ 3"),
+    (
+        T.mse_ufm_no_bias,
+        Problem.from_counts((5, 3, 2), dim=2, loss="mse", decay=(1e-3, 1e-3)),
+        "dim ≥ 3",
+    ),
+    (
+        T.mse_ufm_no_bias,
+        Problem.balanced(3, 3, dim=3, loss="mse", decay=(1e-3, 1e-3), bias="free"),
+        "bias",
+    ),
     (
         T.mse_ufm,
         Problem.balanced(3, 3, dim=2, loss="mse", decay=(1e-3, 1e-3, 1e-3), bias="penalised"),
@@ -566,7 +575,7 @@ def test_prediction_is_frozen_and_serialisable():
     import json
 
     data = json.loads(json.dumps(pred.to_dict()))
-    assert data["extra"]["kind"] == "optimum" and len(data["w_gram"]) == 2
+    assert data["kind"] == "optimum" and len(data["w_gram"]) == 2
 
 
 # ------------------------------------------------------------------------- the closed-form method
@@ -629,7 +638,7 @@ def test_closed_form_refuses_and_rounds():
 def test_realise_matches_prediction_at_minimal_dimension():
     p = Problem.from_counts((40, 20, 10, 5, 5), dim=2, loss="mse", decay=(0.045, 0.045))
     pred = T.mse_ufm(p)
-    assert pred.extra["rank"] == 2
+    assert pred.rank == 2
     W, H, _ = realise(p, pred)
     assert W.shape == (5, 2) and H.shape == (80, 2)
     M = H[np.searchsorted(p.labels, np.arange(5))]

@@ -81,7 +81,7 @@ class Method:
 
 
 def _gradient_supports(problem: Problem) -> str | None:
-    if problem.regime == "unregularised":
+    if problem.regime == "unregularised" and problem.loss != "mse":
         return (
             "the unregularised model has its infimum at infinity (only directions converge); "
             "use --method convex (the max-margin program whose solution is SELI) or add "
@@ -251,7 +251,7 @@ def _fallback(solution: Solution, options: SolveOptions) -> Solution:
     the convex program, when that one is certified."""
     p = solution.problem
     good = solution.certified or (solution.converged and solution.lower_bound is None)
-    tight_relu = solution.info.get("certificate") == "dnn-dual"
+    tight_relu = solution.certificate is not None and solution.certificate.kind == "dnn-dual"
     if not good and tight_relu and solution.method == "gradient":
         # Boundary stationary points trap some starts (THEORY.md §3): try more of them first
         # (only where the doubly-nonnegative certificate can tell the global optimum).

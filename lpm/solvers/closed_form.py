@@ -47,8 +47,8 @@ from lpm.problem import Problem
 from lpm.solution import Solution
 from lpm.solvers import Method, SolveOptions
 from lpm.solvers.gradient import residual as kkt_residual
-from lpm.theory import RANK_RTOL, Prediction, predict
-from lpm.tolerances import default_tol
+from lpm.theory import Prediction, predict
+from lpm.tolerances import EXACT_RANK_RTOL, default_tol
 
 __all__ = ["METHOD", "realise"]
 
@@ -96,7 +96,7 @@ def realise(
             [[prediction.w_gram, prediction.wm_gram], [prediction.wm_gram.T, prediction.m_gram]]
         )
         eig, V = np.linalg.eigh((joint + joint.T) / 2)
-        keep = eig > RANK_RTOL * max(float(eig.max(initial=0.0)), 0.0)
+        keep = eig > EXACT_RANK_RTOL * max(float(eig.max(initial=0.0)), 0.0)
         rank = int(keep.sum())
         if rank > d:
             raise ValueError(f"realise: needs dim ≥ {rank} (the optimum's rank), got dim {d}")
@@ -115,7 +115,7 @@ def _realise_orthogonal(
     m_gram = prediction.m_gram
     K = m_gram.shape[0]
     off = m_gram - np.diag(np.diag(m_gram))
-    if np.abs(off).max(initial=0.0) > RANK_RTOL * max(float(np.abs(m_gram).max()), 1.0):
+    if np.abs(off).max(initial=0.0) > EXACT_RANK_RTOL * max(float(np.abs(m_gram).max()), 1.0):
         raise ValueError("realise: needs orthogonal class means for ReLU features, got others")
     lengths = np.sqrt(np.clip(np.diag(m_gram), 0.0, None))
     alive = np.flatnonzero(lengths > 0)
@@ -171,7 +171,6 @@ def _solve_one(problem: Problem, options: SolveOptions) -> Solution:
     value = objective(problem, W, H, b if problem.bias != "none" else None)
     if prediction.kind == "max_margin":
         residual = _svm_residual(problem, prediction, W, H)
-        lower_bound = None
         what = (
             "no minimiser exists (the infimum is at infinity); returned the max-margin UF-SVM "
             f"point, of value {prediction.objective:.10g}, whose direction is the limit"
@@ -183,7 +182,6 @@ def _solve_one(problem: Problem, options: SolveOptions) -> Solution:
         residual = kkt_residual(problem, W, H, b)
         what = "closed-form global optimum"
     # The predicted value is a paper's, not a certificate: lpm.certify attaches the bound.
-    lower_bound = None
     infeasible = violation(problem, W, H)
     if infeasible > tol:
         # float32 rounding can push the realised point out of its budgets: not an optimum.
@@ -207,14 +205,13 @@ def _solve_one(problem: Problem, options: SolveOptions) -> Solution:
         iterations=0,
         seconds=time.perf_counter() - start,
         tol=tol,
-        lower_bound=lower_bound,
         message=f"{what}: {prediction.reference}; {verdict}{device_note}",
         info={
             "kind": prediction.kind,
             "reference": prediction.reference,
             "claim": prediction.claim,
             "predicted_objective": prediction.objective,
-            "rank": prediction.extra["rank"],
+            "rank": prediction.rank,
             "violation": infeasible,
         },
     )

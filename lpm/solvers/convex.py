@@ -59,7 +59,7 @@ cannot be factorised at dimension d, and shows here). The program's value is rep
 ``info["program_value"]``; it is a lower bound only up to the solver's tolerance, so it is never
 put in ``lower_bound``: :func:`lpm.solve` attaches the rigorous certificate of
 :mod:`lpm.certify` at the returned point instead, from the point and from this program's dual
-variables (``info["dual"]``, a :class:`lpm.certify.DualPoint`), whichever bound is stronger.
+variables (``Solution.dual``, a :class:`lpm.certificate.DualPoint`), whichever bound is stronger.
 """
 
 from __future__ import annotations
@@ -74,9 +74,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from lpm.certificate import DualPoint
 from lpm.classifiers import classifier_matrix
 from lpm.constraints import feasible_means, violation
-from lpm.objective import objective
+from lpm.gram import gram_factor, numerical_rank
+from lpm.objective import constant_penalty, objective
 from lpm.problem import Problem
 from lpm.solution import Solution
 from lpm.solvers import Method, SolveOptions
@@ -144,6 +146,8 @@ class ConvexResult:
         cvxpy's status string.
     info : dict
         Program name, solver, Gram rank, multipliers, ...
+    dual : DualPoint or None
+        The solver's dual variables, for the certificate (None when it has none).
     """
 
     W: NDArray[np.float64]
@@ -152,6 +156,7 @@ class ConvexResult:
     value: float
     cvx_status: str
     info: dict[str, Any]
+    dual: DualPoint | None = None
 
 
 # ------------------------------------------------------------------------------------ support
@@ -239,7 +244,7 @@ def _gram_program(problem: Problem) -> tuple[cp.Problem, dict[str, Any]]:
     counts = np.asarray(problem.counts, dtype=np.float64)
     X = cp.Variable((2 * K, 2 * K), PSD=True)
     L, link, b = _logits(problem, X[:K, K:])
-    obj = _loss(problem, L) + _bias_penalty(problem, b) + problem.penalty_constant
+    obj = _loss(problem, L) + _bias_penalty(problem, b) + constant_penalty(problem)
     cons: list[cp.Constraint] = [link]
     handles: dict[str, Any] = {"X": X, "b": b, "link": link}
     diag = cp.diag(X)
@@ -276,7 +281,7 @@ def _fixed_program(problem: Problem) -> tuple[cp.Problem, dict[str, Any]]:
     counts = np.asarray(problem.counts, dtype=np.float64)
     M = cp.Variable((K, d), nonneg=problem.features == "relu")
     L, link, b = _logits(problem, M @ W.T)
-    obj = _loss(problem, L) + _bias_penalty(problem, b) + problem.penalty_constant
+    obj = _loss(problem, L) + _bias_penalty(problem, b) + constant_penalty(problem)
     cons: list[cp.Constraint] = [link]
     if problem.features == "sphere" or (problem.energy and problem.budget == "per-sample"):
         cons.append(cp.norm(M, 2, axis=1) <= math.sqrt(_feature_radius2(problem)))
@@ -397,23 +402,6 @@ def _low_rank_face(
 
 
 # ------------------------------------------------------------------------------------ recovery
-def _gram_factor(X: NDArray[np.float64], d: int) -> tuple[NDArray[np.float64], int, float]:
-    """V with V Vᵀ ≈ X, shape=[2K, d]: the top min(d, 2K) eigenpairs; and rank(X), the
-    fraction of X's trace that truncation to d dropped."""
-    X = 0.5 * (X + X.T)
-    lam, Q = np.linalg.eigh(X)
-    lam, Q = lam[::-1], Q[:, ::-1]
-    top = max(float(lam[0]), 0.0)
-    rank = int((lam > GRAM_RANK_RTOL * top).sum()) if top > 0 else 0
-    keep = min(d, X.shape[0])
-    pos = np.clip(lam[:keep], 0.0, None)
-    V = np.zeros((X.shape[0], d))
-    V[:, :keep] = Q[:, :keep] * np.sqrt(pos)
-    total = float(np.clip(lam, 0.0, None).sum())
-    dropped = float(np.clip(lam[keep:], 0.0, None).sum()) / total if total > 0 else 0.0
-    return V, rank, dropped
-
-
 def _rotate_nonnegative(
     A: NDArray[np.float64], B: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -438,7 +426,7 @@ def _rotate_nonnegative(
 
 
 def _recover(problem: Problem, kind: str, handles: dict[str, Any]) -> tuple:
-    """(W, M, b, info) at dimension d from the solved program's variables."""
+    """(W, M, b, info, dual) at dimension d from the solved program's variables."""
     K, d = problem.K, problem.dim
     info: dict[str, Any] = {}
     b = np.zeros(K)
@@ -446,7 +434,7 @@ def _recover(problem: Problem, kind: str, handles: dict[str, Any]) -> tuple:
         b = np.asarray(handles["b"].value, dtype=np.float64).reshape(K)
     if kind in ("gram", "uf-svm"):
         X = np.asarray(handles["X"].value, dtype=np.float64)
-        V, rank, dropped = _gram_factor(X, d)
+        V, rank, dropped = gram_factor(X, d, GRAM_RANK_RTOL)
         M, W = V[:K], V[K:]
         if problem.features == "relu":
             M, W = _rotate_nonnegative(M, W)
@@ -455,8 +443,7 @@ def _recover(problem: Problem, kind: str, handles: dict[str, Any]) -> tuple:
         Y = np.asarray(handles["Y"].value, dtype=np.float64)
         lam_W, lam_H = problem.decay[:2]
         u, s, vt = np.linalg.svd(Y)
-        top = float(s[0]) if s.size else 0.0
-        rank = int((s > GRAM_RANK_RTOL * top).sum()) if top > 0 else 0
+        rank = numerical_rank(s, GRAM_RANK_RTOL)
         keep = min(d, K)
         root = np.sqrt(s[:keep])
         M = np.zeros((K, d))
@@ -471,19 +458,16 @@ def _recover(problem: Problem, kind: str, handles: dict[str, Any]) -> tuple:
         W = handles["W"]
         if problem.features == "relu":
             M = np.maximum(M, 0.0)
-    if "link" in handles:
-        info["dual"] = _dual_point(problem, handles)
+    dual = _dual_point(problem, handles) if "link" in handles else None
     if kind in ("uf-svm", "fixed-svm"):
         dual = handles["margin"].dual_value
         info["margin_multipliers"] = None if dual is None else np.asarray(dual, np.float64)
     W, M = feasible_means(problem, W, M)
-    return W, M, b, info
+    return W, M, b, info, dual
 
 
-def _dual_point(problem: Problem, handles: dict[str, Any]) -> dict[str, Any] | None:
-    """The solver's dual variables as :class:`lpm.certify.DualPoint` (a dict), or None."""
-    from lpm.certify import DualPoint
-
+def _dual_point(problem: Problem, handles: dict[str, Any]) -> DualPoint | None:
+    """The solver's dual variables, or None."""
     link = handles["link"].dual_value
     if link is None:
         return None
@@ -500,7 +484,7 @@ def _dual_point(problem: Problem, handles: dict[str, Any]) -> dict[str, Any] | N
         feature=value("feature"),
         classifier=None if beta is None else float(np.ravel(beta)[0]),
         nonneg=value("nonneg"),
-    ).to_dict()
+    )
 
 
 def _svm_summary(problem: Problem, kind: str, W, M, info: dict[str, Any]) -> tuple:
@@ -568,17 +552,17 @@ def solve_convex(
     K, d = problem.K, problem.dim
     if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         return ConvexResult(np.zeros((K, d)), np.zeros((K, d)), np.zeros(K), value, status, info)
-    W, M, b, more = _recover(problem, kind, handles)
+    W, M, b, more, dual = _recover(problem, kind, handles)
     if kind == "gram" and not more["rank_fits"] and math.isfinite(value):
         face = _low_rank_face(problem, value, max_iter)
         if face is not None:
             # The point from the face, the dual (the certificate's) from the first solve.
-            W2, M2, b2, more2 = _recover(problem, kind, {**handles, "X": face[0], "b": face[1]})
+            W2, M2, b2, more2, _ = _recover(problem, kind, {**handles, "X": face[0], "b": face[1]})
             more2["first_gram_rank"] = more["gram_rank"]
             if more2["gram_rank"] < more["gram_rank"]:
                 W, M, b, more = W2, M2, b2, more2
     info.update(more)
-    return ConvexResult(W, M, b, value, status, info)
+    return ConvexResult(W, M, b, value, status, info, dual)
 
 
 def _to_solution(problem: Problem, result: ConvexResult, tol: float, seconds: float) -> Solution:
@@ -640,6 +624,7 @@ def _to_solution(problem: Problem, result: ConvexResult, tol: float, seconds: fl
         tol=tol,
         message=message,
         info=info,
+        dual=result.dual,
     )
 
 

@@ -26,6 +26,8 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -124,6 +126,10 @@ class _Objective:
             return f, None
         return f, (gW, self.s * gH, gb)
 
+    def select(self, keep: torch.Tensor) -> _Objective:
+        """The objective of the rows ``keep`` (a LongTensor) of the batch."""
+        return _Objective(self.data.select(keep), self.fs.select(keep))
+
     def project(self, x):
         W, U, b = x
         return (None if W is None else self.fs.project_W(W), self.fs.project_U(U), b)
@@ -173,6 +179,55 @@ def residual(
     return float(torch.sqrt(_dot(G, G))[0] / torch.clamp(f.abs(), min=1.0)[0])
 
 
+def _progress_slack(f: torch.Tensor, loss: str, eps: float) -> torch.Tensor:
+    """Ten rounding errors of f, below which a fall of the objective is not progress, shape=[B].
+
+    Cross-entropy's log-sum-exp minus the true logit carries an absolute error of a few eps at
+    any f, so its unit is eps·max(1, |f|). The squared losses (MSE, DR) are sums of a_i·½r_i²:
+    an error eps·|z| in a logit moves ½r² by eps·|z|·|r|, and Σ a_i |r_i| ≤ sqrt(2f), so their
+    unit is eps·max(|f|, sqrt|f|), far below eps near a zero optimum (dot-regression's quartic
+    minimum, where f falls like 1/t² and an absolute unit eps would call it a stall).
+    """
+    a = f.abs()
+    scale = torch.clamp(a, min=1.0) if loss == "ce" else torch.maximum(a, a.sqrt())
+    return 10 * eps * scale
+
+
+#: A start (W, H, b) for one problem: NumPy arrays, W or b None where the problem has none.
+Start = tuple[np.ndarray | None, np.ndarray, np.ndarray | None]
+
+
+def _given_point(
+    problems: Sequence[Problem], init: Sequence[Start], fs: FeasibleSet, dtype, device
+) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
+    """The given starts, in the scaled variables and projected onto the feasible set."""
+    first = problems[0]
+    if len(init) != len(problems):
+        raise ValueError(f"init must give one start per problem ({len(problems)}), got {len(init)}")
+    B, N, K, d = len(problems), fs.scale.shape[1], first.K, first.dim
+    W = np.zeros((B, K, d)) if first.classifier == "learnable" else None
+    H = np.zeros((B, N, d))
+    b = np.zeros((B, K)) if first.bias != "none" else None
+    for j, (p, (Wj, Hj, bj)) in enumerate(zip(problems, init)):
+        H[j, : p.N] = _shaped(Hj, (p.N, d), "H")
+        if W is not None:
+            W[j] = _shaped(Wj, (K, d), "W")
+        if b is not None:
+            b[j] = _shaped(bj, (K,), "b")
+    safe = torch.where(fs.scale > 0, fs.scale, torch.ones_like(fs.scale))
+    U = fs.project_U(torch.as_tensor(H, dtype=dtype, device=device) / safe.unsqueeze(-1))
+    Wt = None if W is None else fs.project_W(torch.as_tensor(W, dtype=dtype, device=device))
+    bt = None if b is None else torch.as_tensor(b, dtype=dtype, device=device)
+    return Wt, U, bt
+
+
+def _shaped(value, shape: tuple[int, ...], name: str) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64)
+    if array.shape != shape:
+        raise ValueError(f"init: {name} must have shape {shape}, got {array.shape}")
+    return array
+
+
 def _where(mask: torch.Tensor, new, old):
     out = []
     for a, b in zip(new, old):
@@ -203,6 +258,8 @@ def spg(
     tol: float = 1e-10,
     max_iter: int = 50_000,
     callback: Callable[[int, np.ndarray], None] | None = None,
+    deadline: float | None = None,
+    init: Sequence[Start] | None = None,
 ) -> list[Solution]:
     """Solve same-shaped problems together by spectral projected gradient.
 
@@ -219,6 +276,13 @@ def spg(
     max_iter : int
     callback : callable(iteration, residuals), optional
         Called every 100 iterations with the residuals, shape=[B].
+    deadline : float, optional
+        An absolute :func:`time.monotonic` time: the problems still running when it passes stop
+        with status ``"time_limit"`` (their last iterate and residual kept).
+    init : sequence of (W, H, b), optional
+        A start per problem instead of the random one (to polish a given point): W shape=[K, d]
+        (ignored, may be None, for a fixed classifier), H shape=[N, d], b shape=[K] (ignored, may
+        be None, without a bias). It is projected onto the feasible set first.
 
     Returns
     -------
@@ -227,160 +291,269 @@ def spg(
     problems = list(problems)
     work = len(problems) * max(p.N for p in problems) * max(problems[0].K, problems[0].dim)
     with cpu_threads(device, work):
-        return _spg(problems, seeds, device, dtype, tol, max_iter, callback)
+        return _spg(problems, seeds, device, dtype, tol, max_iter, callback, deadline, init)
 
 
-def _take(blocks, index):
-    return tuple(None if t is None else t[index] for t in blocks)
+Blocks = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]
 
 
-def _spg(problems, seeds, device, dtype, tol, max_iter, callback) -> list[Solution]:
+@dataclass(frozen=True)
+class _State:
+    """The iteration of the problems still in the batch, row i being problem ``rows[i]``.
+
+    Every field is indexed by the batch, so :meth:`select` retires finished problems from all of
+    them at once.
+    """
+
+    x: Blocks  # the iterate (W, U, b)
+    g: Blocks  # its gradient
+    f: torch.Tensor  # its objective, shape=[B]
+    history: torch.Tensor  # the last _MEMORY objectives, shape=[B, _MEMORY]
+    alpha: torch.Tensor  # the next trial step
+    res: torch.Tensor  # the residual r(x)
+    active: torch.Tensor  # still iterating
+    stalled: torch.Tensor
+    fails: torch.Tensor  # consecutive line searches without an accepted step
+    best_res: torch.Tensor  # the last residual that halved the one before
+    best_f: torch.Tensor
+    last_gain: torch.Tensor  # the iteration of the last progress
+    iterations: torch.Tensor
+    rows: torch.Tensor  # the problem of each row
+
+    def select(self, keep: torch.Tensor) -> _State:
+        """The state of the rows ``keep`` (a LongTensor)."""
+        return _State(**{f.name: _index(getattr(self, f.name), keep) for f in fields(self)})
+
+
+def _index(value, keep: torch.Tensor):
+    if isinstance(value, tuple):
+        return tuple(None if t is None else t[keep] for t in value)
+    return value[keep]
+
+
+class _Final(NamedTuple):
+    """What is kept of a retired problem."""
+
+    W: torch.Tensor | None
+    H: torch.Tensor
+    b: torch.Tensor | None
+    res: float
+    iterations: int
+    stalled: bool
+    active: bool
+
+
+def _spg(problems, seeds, device, dtype, tol, max_iter, callback, deadline, init) -> list[Solution]:
     start = time.perf_counter()
     B = len(problems)
     seeds = [0] * B if seeds is None else list(seeds)
     tdtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
     data = objective_data(problems, device=device, dtype=tdtype)
-    fixed_W = data.W_fixed
     fs = feasible_set(problems, device=device, dtype=tdtype)
     fun = _Objective(data, fs)
-    eps = torch.finfo(tdtype).eps
+    if init is None:
+        x = _initial_point(problems, seeds, fs, tdtype, device)
+    else:
+        x = _given_point(problems, init, fs, tdtype, device)
+    state = _start(fun, x, tol)
+    eps, patience = torch.finfo(tdtype).eps, _PATIENCE[dtype]
+    # Finished problems leave the batch tensors (their final state kept here) once they are half
+    # of the batch, so that the remaining ones do not pay for them.
+    final: dict[int, _Final] = {}
+    it, out_of_time = 0, False
+    while it < max_iter and bool(state.active.any()):
+        if deadline is not None and time.monotonic() >= deadline:
+            out_of_time = True
+            break
+        it += 1
+        state = _iterate(fun, state, tol, patience, eps)
+        if callback is not None and it % 100 == 0:
+            callback(it, _residuals(state, final, B))
+        if 0 < int(state.active.sum()) <= len(state.rows) // 2:
+            _retire(final, state, fun, ~state.active)
+            keep = state.active.nonzero().flatten()
+            state, fun = state.select(keep), fun.select(keep)
+    _retire(final, state, fun, torch.ones_like(state.active))
+    elapsed = time.perf_counter() - start
+    fixed = [None if data.W_fixed is None else data.W_fixed[j] for j in range(B)]
+    return [
+        replace(
+            _solution(p, final[j], fixed[j], tol, max_iter, out_of_time, dtype),
+            device=str(device),
+            seconds=elapsed,
+            info={"seed": int(seeds[j]), "batch_size": B},
+        )
+        for j, p in enumerate(problems)
+    ]
 
-    x = _initial_point(problems, seeds, fs, tdtype, device)
+
+def _start(fun: _Objective, x: Blocks, tol: float) -> _State:
+    """The state at the start x: the first trial step is 1/‖gradient mapping‖_∞."""
     f, g = fun(x)
-    history = f.unsqueeze(1).repeat(1, _MEMORY)
     G = fun.mapping(x, g)
     res = torch.sqrt(_dot(G, G)) / torch.clamp(f.abs(), min=1.0)
     alpha = 1.0 / torch.clamp(
         torch.stack([t.flatten(1).abs().max(1).values for t in G if t is not None]).max(0).values,
         min=1e-12,
     )
-    alpha = alpha.clamp(*_STEP_BOUNDS)
-    active = res > tol
-    stalled = torch.zeros(B, dtype=torch.bool, device=device)
-    fails = torch.zeros(B, dtype=torch.long, device=device)
-    best_res, best_f = res.clone(), f.clone()
-    last_gain = torch.zeros(B, dtype=torch.long, device=device)
-    iterations = torch.zeros(B, dtype=torch.long, device=device)
-    # Rows of the batch tensors are problems `rows[i]`; finished problems are retired from the
-    # tensors (their final state kept in `final`) once they are half of the batch, so that the
-    # remaining ones do not pay for them.
-    rows = torch.arange(B, device=device)
-    final: dict[int, tuple] = {}
+    B, device = f.shape[0], f.device
 
-    def retire(which: torch.Tensor) -> None:
-        W, U, b = x
-        H = fun.s * U
-        for i in which.nonzero().flatten().tolist():
-            final[int(rows[i])] = (
-                None if W is None else W[i],
-                H[i],
-                None if b is None else b[i],
-                float(res[i]),
-                int(iterations[i]),
-                bool(stalled[i]),
-            )
+    def zeros(dtype=torch.long):
+        return torch.zeros(B, dtype=dtype, device=device)
 
-    it = 0
-    while it < max_iter and bool(active.any()):
-        it += 1
-        f_ref = history.max(1).values
-        slack = 10 * eps * torch.clamp(f.abs(), min=1.0)
-        trial_alpha = alpha.clone()
-        pending = active.clone()
-        x_new, f_new = x, f.clone()
-        for _ in range(_MAX_BACKTRACK):
-            x_t = fun.project(_step(x, g, trial_alpha))
-            f_t, _ = fun(x_t, need_grad=False)
-            decrease = _dot(g, tuple(None if a is None else a - b for a, b in zip(x_t, x)))
-            ok = pending & (f_t <= f_ref + _GAMMA * decrease + slack) & torch.isfinite(f_t)
-            x_new = _where(ok, x_t, x_new)
-            f_new = torch.where(ok, f_t, f_new)
-            pending = pending & ~ok
-            if not bool(pending.any()):
-                break
-            trial_alpha = torch.where(pending, trial_alpha * 0.5, trial_alpha)
-        moved = active & ~pending
-        fails = torch.where(pending & active, fails + 1, torch.zeros_like(fails))
-        stalled = stalled | (active & (fails >= 3))
-        _, g_new = fun(x_new)
-        s = tuple(None if a is None else a - b for a, b in zip(x_new, x))
-        y = tuple(None if a is None else a - b for a, b in zip(g_new, g))
-        sts, sty = _dot(s, s), _dot(s, y)
-        bb = torch.where(sty > 0, sts / torch.where(sty > 0, sty, torch.ones_like(sty)), 1e20)
-        alpha = torch.where(
-            moved, bb.clamp(*_STEP_BOUNDS), torch.where(pending, trial_alpha, alpha)
+    return _State(
+        x=x,
+        g=g,
+        f=f,
+        history=f.unsqueeze(1).repeat(1, _MEMORY),
+        alpha=alpha.clamp(*_STEP_BOUNDS),
+        res=res,
+        active=res > tol,
+        stalled=zeros(torch.bool),
+        fails=zeros(),
+        best_res=res.clone(),
+        best_f=f.clone(),
+        last_gain=zeros(),
+        iterations=zeros(),
+        rows=torch.arange(B, device=device),
+    )
+
+
+def _line_search(fun: _Objective, state: _State, eps: float):
+    """The nonmonotone projected arc search from every active row: (x_new, f_new, pending,
+    trial_alpha), ``pending`` marking the rows where no step of _MAX_BACKTRACK halvings was
+    accepted."""
+    x, g, f = state.x, state.g, state.f
+    f_ref = state.history.max(1).values
+    slack = 10 * eps * torch.clamp(f.abs(), min=1.0)
+    trial_alpha = state.alpha.clone()
+    pending = state.active.clone()
+    x_new, f_new = x, f.clone()
+    for _ in range(_MAX_BACKTRACK):
+        x_t = fun.project(_step(x, g, trial_alpha))
+        f_t, _ = fun(x_t, need_grad=False)
+        decrease = _dot(g, tuple(None if a is None else a - b for a, b in zip(x_t, x)))
+        ok = pending & (f_t <= f_ref + _GAMMA * decrease + slack) & torch.isfinite(f_t)
+        x_new = _where(ok, x_t, x_new)
+        f_new = torch.where(ok, f_t, f_new)
+        pending = pending & ~ok
+        if not bool(pending.any()):
+            break
+        trial_alpha = torch.where(pending, trial_alpha * 0.5, trial_alpha)
+    return x_new, f_new, pending, trial_alpha
+
+
+def _iterate(fun: _Objective, state: _State, tol: float, patience: int, eps: float) -> _State:
+    """One step of every active row: line search, Barzilai–Borwein step, residual, stall."""
+    active = state.active
+    x_new, f_new, pending, trial_alpha = _line_search(fun, state, eps)
+    moved = active & ~pending
+    fails = torch.where(pending & active, state.fails + 1, torch.zeros_like(state.fails))
+    stalled = state.stalled | (active & (fails >= 3))
+    _, g_new = fun(x_new)
+    s = tuple(None if a is None else a - b for a, b in zip(x_new, state.x))
+    y = tuple(None if a is None else a - b for a, b in zip(g_new, state.g))
+    sts, sty = _dot(s, s), _dot(s, y)
+    bb = torch.where(sty > 0, sts / torch.where(sty > 0, sty, torch.ones_like(sty)), 1e20)
+    alpha = torch.where(
+        moved, bb.clamp(*_STEP_BOUNDS), torch.where(pending, trial_alpha, state.alpha)
+    )
+    x = _where(moved, x_new, state.x)
+    g = _where(moved, g_new, state.g)
+    f = torch.where(moved, f_new, state.f)
+    history = torch.where(
+        moved.unsqueeze(1), torch.cat([state.history[:, 1:], f.unsqueeze(1)], 1), state.history
+    )
+    G = fun.mapping(x, g)
+    res = torch.where(active, torch.sqrt(_dot(G, G)) / torch.clamp(f.abs(), min=1.0), state.res)
+    iterations = torch.where(active, state.iterations + 1, state.iterations)
+    halved = res < 0.5 * state.best_res
+    gained = halved | (f < state.best_f - _progress_slack(f, fun.data.loss, eps))
+    last_gain = torch.where(gained, iterations, state.last_gain)
+    stalled = stalled | (active & (res > tol) & (iterations - last_gain > patience))
+    return _State(
+        x=x,
+        g=g,
+        f=f,
+        history=history,
+        alpha=alpha,
+        res=res,
+        active=active & (res > tol) & ~stalled,
+        stalled=stalled,
+        fails=fails,
+        best_res=torch.where(halved, res, state.best_res),
+        best_f=torch.minimum(state.best_f, f),
+        last_gain=last_gain,
+        iterations=iterations,
+        rows=state.rows,
+    )
+
+
+def _retire(final: dict[int, _Final], state: _State, fun: _Objective, which: torch.Tensor):
+    """Keep the final state of the rows ``which`` (a BoolTensor) in ``final``."""
+    W, U, b = state.x
+    H = fun.s * U
+    for i in which.nonzero().flatten().tolist():
+        final[int(state.rows[i])] = _Final(
+            None if W is None else W[i],
+            H[i],
+            None if b is None else b[i],
+            float(state.res[i]),
+            int(state.iterations[i]),
+            bool(state.stalled[i]),
+            bool(state.active[i]),
         )
-        x = _where(moved, x_new, x)
-        g = _where(moved, g_new, g)
-        f = torch.where(moved, f_new, f)
-        history = torch.where(
-            moved.unsqueeze(1), torch.cat([history[:, 1:], f.unsqueeze(1)], 1), history
+
+
+def _residuals(state: _State, final: dict[int, _Final], B: int) -> np.ndarray:
+    """The residual of every problem of the batch, retired or not, shape=[B]."""
+    every = np.array([final[j].res if j in final else np.nan for j in range(B)])
+    every[state.rows.cpu().numpy()] = state.res.detach().cpu().numpy()
+    return every
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().to(torch.float64).numpy()
+
+
+def _solution(
+    p: Problem,
+    end: _Final,
+    W_fixed: torch.Tensor | None,
+    tol: float,
+    max_iter: int,
+    out_of_time: bool,
+    dtype: str,
+) -> Solution:
+    """The Solution of one problem from its final state, with its status and message."""
+    r = end.res
+    H = _numpy(end.H)[: p.N]
+    W = _numpy(end.W) if end.W is not None else _numpy(W_fixed)
+    b = _numpy(end.b) if end.b is not None else np.zeros(p.K)
+    if r <= tol:
+        status, message = "converged", f"residual {r:.2e} ≤ tol {tol:.1e}"
+    elif end.stalled:
+        status = "inaccurate"
+        message = (
+            f"stalled at residual {r:.2e} > tol {tol:.1e}: neither the residual nor the "
+            f"objective improves any more (the limit of {dtype} precision)"
         )
-        G = fun.mapping(x, g)
-        res = torch.where(active, torch.sqrt(_dot(G, G)) / torch.clamp(f.abs(), min=1.0), res)
-        iterations = torch.where(active, iterations + 1, iterations)
-        gained = (res < 0.5 * best_res) | (f < best_f - slack)
-        best_res = torch.where(res < 0.5 * best_res, res, best_res)
-        best_f = torch.minimum(best_f, f)
-        last_gain = torch.where(gained, iterations, last_gain)
-        stalled = stalled | (active & (res > tol) & (iterations - last_gain > _PATIENCE[dtype]))
-        active = active & (res > tol) & ~stalled
-        if callback is not None and it % 100 == 0:
-            every = np.array([final[j][3] if j in final else np.nan for j in range(B)])
-            every[rows.cpu().numpy()] = res.detach().cpu().numpy()
-            callback(it, every)
-        live = int(active.sum())
-        if 0 < live <= len(rows) // 2:
-            retire(~active)
-            keep = active.nonzero().flatten()
-            x, g = _take(x, keep), _take(g, keep)
-            f, history, alpha, res = f[keep], history[keep], alpha[keep], res[keep]
-            active, stalled, fails = active[keep], stalled[keep], fails[keep]
-            best_res, best_f, last_gain = best_res[keep], best_f[keep], last_gain[keep]
-            iterations = iterations[keep]
-            rows = rows[keep]
-            data, fs = data.select(keep), fs.select(keep)
-            fun = _Objective(data, fs)
-    retire(torch.ones(len(rows), dtype=torch.bool, device=device))
-
-    elapsed = time.perf_counter() - start
-
-    def numpy(t):
-        return t.detach().cpu().to(torch.float64).numpy()
-
-    out = []
-    for j, p in enumerate(problems):
-        Wt, Ht, bt, r, n_iter, was_stalled = final[j]
-        Hj = numpy(Ht)[: p.N]
-        Wj = numpy(Wt) if Wt is not None else numpy(fixed_W[j])
-        bj = numpy(bt) if bt is not None else np.zeros(p.K)
-        if r <= tol:
-            status, message = "converged", f"residual {r:.2e} ≤ tol {tol:.1e}"
-        elif was_stalled:
-            status = "inaccurate"
-            message = (
-                f"stalled at residual {r:.2e} > tol {tol:.1e}: neither the residual nor the "
-                f"objective improves any more (the limit of {dtype} precision)"
-            )
-        else:
-            status, message = "max_iter", f"{max_iter} iterations, residual {r:.2e} > tol {tol:.1e}"
-        out.append(
-            Solution(
-                problem=p,
-                W=Wj,
-                H=Hj,
-                b=bj,
-                objective=objective(p, Wj, Hj, bj if p.bias != "none" else None),
-                residual=r,
-                status=status,
-                method="gradient",
-                device=str(device),
-                dtype=dtype,
-                iterations=n_iter,
-                seconds=elapsed,
-                tol=tol,
-                message=message,
-                info={"seed": int(seeds[j]), "batch_size": B},
-            )
-        )
-    return out
+    elif end.active and out_of_time:
+        status = "time_limit"
+        message = f"time limit after {end.iterations} iterations, residual {r:.2e} > tol {tol:.1e}"
+    else:
+        status, message = "max_iter", f"{max_iter} iterations, residual {r:.2e} > tol {tol:.1e}"
+    return Solution(
+        problem=p,
+        W=W,
+        H=H,
+        b=b,
+        objective=objective(p, W, H, b if p.bias != "none" else None),
+        residual=r,
+        status=status,
+        method="gradient",
+        dtype=dtype,
+        iterations=end.iterations,
+        tol=tol,
+        message=message,
+    )

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 import lpm
 from lpm.problem import Problem
 from lpm.solution import Solution
-from lpm.tolerances import CHECK_TOL
+from lpm.tolerances import CHECK_TOL, GAP_TOL
 from proofs_check.report import Measurement
 
 __all__ = [
@@ -103,7 +103,7 @@ def certificate(solution: Solution, name: str) -> Measurement | None:
     if gap is None:
         return None
     scale = max(1.0, abs(solution.objective))
-    tol = float(solution.info.get("gap_tol", 1e-8))
+    tol = GAP_TOL if solution.certificate is None else solution.certificate.gap_tol
     if solution.method == "convex":
         tol = max(tol, CONVEX_RTOL)
     return Measurement(f"{name} gap", gap / scale, tol, gate=True)
