@@ -80,6 +80,8 @@ RELAXATION_MAX_K = 30
 #: Time that must be left before the relaxation is solved (Clarabel cannot be interrupted; its
 #: fallbacks can take tens of seconds on a loaded machine even at K = 7).
 RELAXATION_MIN_SECONDS = 10.0
+#: Seconds kept back from the deadline for the last certificate and the result.
+FINISH_RESERVE = 0.25
 #: Iteration cap of one polish (collapsed problems converge in 10²–10⁴ steps).
 POLISH_MAX_ITER = 20_000
 #: Relative size of the perturbation of the best point that makes a "hop" start.
@@ -564,13 +566,10 @@ class _Search:
 
     def try_start(self, start: Start | None, share: float = 0.25) -> bool:
         """Polish a start (for at most ``share`` of the time left); True when it is the new best."""
-        now = time.monotonic()
-        if start is None or now > self.deadline:
+        now, end = time.monotonic(), self.deadline - FINISH_RESERVE
+        if start is None or now > end:
             return False
-        until = (
-            now + max(2.0, share * (self.deadline - now)) if math.isfinite(self.deadline) else now
-        )
-        until = min(self.deadline, until) if math.isfinite(self.deadline) else math.inf
+        until = min(end, now + max(2.0, share * (end - now))) if math.isfinite(end) else math.inf
         point, iterations, reason = polish(self.problem, start, tol=self.tol, deadline=until)
         self.iterations += iterations
         sol = self.solution(point, reason)
