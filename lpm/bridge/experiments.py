@@ -19,8 +19,8 @@
 certified (``certified`` flags in the results say so; a result without it is reported as such).
 
 Findings of the full run (``lpm bridge``: 5 seeds, 2,400 full-batch Adam epochs, lr 1e-3,
-MLP 64-64-64-32, λ_W = λ_H = 5e-3; 763 s wall, 326 s CPU, on 2 cores shared with other jobs)
-----------------------------------------------------------------------------------------
+MLP 64-64-64-32, λ_W = λ_H = 5e-3; 763 s wall, 326 s CPU, on 2 cores shared with other jobs):
+
 1. *Minority collapse: reproduced, at the model's threshold.* The model's certified optimum has
    R₀ in (12.5, 14.3] (bisection on n_B). The trained classifier's D_w/E_W equals the optimum's
    to three digits below it — R = 1, 2, 5, 10: 2.224 / 2.222, 1.562 / 1.561, 0.822 / 0.822,
