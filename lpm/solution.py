@@ -17,9 +17,16 @@ from lpm.tolerances import GAP_TOL
 
 __all__ = ["STATUSES", "Solution", "jsonable", "load", "save"]
 
-Status = Literal["converged", "max_iter", "inaccurate", "infeasible", "failed"]
+Status = Literal["converged", "max_iter", "inaccurate", "infeasible", "failed", "time_limit"]
 #: The fixed vocabulary of ``Solution.status``.
-STATUSES: tuple[str, ...] = ("converged", "max_iter", "inaccurate", "infeasible", "failed")
+STATUSES: tuple[str, ...] = (
+    "converged",
+    "max_iter",
+    "inaccurate",
+    "infeasible",
+    "failed",
+    "time_limit",
+)
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ from lpm.constraints import feasible_means, violation
 from lpm.objective import objective
 from lpm.problem import Problem
 from lpm.solution import Solution
-from lpm.solvers import Method, SolveOptions
+from lpm.solvers.method import Method, SolveOptions
 from lpm.tolerances import default_tol
 
 if TYPE_CHECKING:
