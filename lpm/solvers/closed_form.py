@@ -45,8 +45,8 @@ from lpm.constraints import violation
 from lpm.objective import objective
 from lpm.problem import Problem
 from lpm.solution import Solution
-from lpm.solvers.method import Method, SolveOptions
 from lpm.solvers.gradient import residual as kkt_residual
+from lpm.solvers.method import Method, SolveOptions
 from lpm.theory import RANK_RTOL, Prediction, predict
 from lpm.tolerances import default_tol
 

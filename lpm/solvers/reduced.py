@@ -42,7 +42,7 @@ from lpm.objective import ObjectiveData, objective_data, value_and_grad
 from lpm.problem import Problem
 from lpm.solution import Solution
 from lpm.solvers.gradient import cpu_threads
-from lpm.solvers.lbfgs import CONVERGED, INACCURATE, TIME_LIMIT, lbfgs
+from lpm.solvers.lbfgs import INACCURATE, TIME_LIMIT, lbfgs
 from lpm.solvers.method import Method, SolveOptions, best_start
 from lpm.tolerances import DEFAULT_MAX_ITER, default_tol
 
