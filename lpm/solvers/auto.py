@@ -93,16 +93,17 @@ def _remaining(deadline: float) -> float:
 
 def _rescues(solution: Solution, options: SolveOptions):
     """The next methods to try on a solution that is not good, cheapest first: (label, name,
-    options) triples."""
+    options) triples. An iteration cap given by the user applies to the first method; the
+    methods that rescue it run to their own defaults (the time limit still applies)."""
     p = solution.problem
     if p.features == "relu" and _certificate_kind(solution) == "dnn-dual":
         starts = len(solution.restarts) or 1
         more = replace(options, restarts=4 * starts, seed=options.seed + starts, init=None)
         yield f"{4 * starts} more starts", solution.method, more
     if solution.method == "reduced" and not solution.converged:
-        yield "per-sample gradient", "gradient", replace(options, restarts=1)
+        yield "per-sample gradient", "gradient", replace(options, restarts=1, max_iter=None)
     if p.K <= AUTO_CONVEX_MAX_K and METHODS["convex"].supports(p) is None:
-        yield "convex program", "convex", replace(options, restarts=1)
+        yield "convex program", "convex", replace(options, restarts=1, max_iter=None)
 
 
 def _improve(solution: Solution, options: SolveOptions, deadline: float) -> Solution:
