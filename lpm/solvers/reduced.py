@@ -54,6 +54,8 @@ __all__ = ["METHOD", "Layout", "reduced_residual", "solve_reduced", "supports"]
 _START_FILL = 0.9
 #: A warm start's budget fill is clipped into [_FILL_MIN, _FILL_MAX] for the same reason.
 _FILL_MIN, _FILL_MAX = 1e-3, 1.0 - 1e-4
+#: Relative size of the random perturbation added to a warm start.
+_WARM_NOISE = 1e-3
 #: L-BFGS memory, and the numbers (B·m·n) above which it is cut to keep the history small.
 _MEMORY = 20
 _HISTORY_NUMBERS = 100_000_000
@@ -276,6 +278,11 @@ def _start(problem: Problem, seed: int, init: Solution | None, lay: Layout) -> n
             fill_H = np.full(K, math.sqrt(sq.sum() / (K * problem.energy[1])))
         elif lay.budget == "per-sample":
             fill_H = np.sqrt(sq / problem.energy[1])
+    if init is not None:
+        # Break the warm start's symmetries: an exactly collapsed pair of classes (w_k = w_l) is
+        # a stationary point of every neighbouring problem, separated optimum or not.
+        for X in (V, M):
+            X += _WARM_NOISE * rng.standard_normal(X.shape) * max(float(np.abs(X).max()), 1e-12)
     if lay.relu:
         M = np.maximum(M, 0.0) if init is not None else np.abs(M)
     parts = []
