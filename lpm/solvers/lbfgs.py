@@ -63,8 +63,52 @@ class LBFGSResult:
     code: torch.Tensor
 
 
+def _inverse_hessian_times(g, S, Y, SY, YY, valid, gamma, order):
+    """H_k g for the stored pairs, by the compact representation of Byrd, Nocedal and Schnabel
+    (Math. Program. 63, 1994, eq. 2.6): with the pairs in chronological order,
+
+        H_k = γI + [S γY] [[R⁻ᵀ(D + γYᵀY)R⁻¹, −R⁻ᵀ], [−R⁻¹, 0]] [Sᵀ; γYᵀ],
+
+    R = the upper triangle of SᵀY, D its diagonal: four (m × n) products and an m × m
+    triangular solve instead of the two-loop recursion's 4m vector operations. SY[i, j] = ⟨s_i,
+    y_j⟩ and YY[i, j] = ⟨y_i, y_j⟩ (slot order) are kept up to date by the caller. Invalid pairs
+    (per problem) are masked out (their row of R becomes the identity's).
+    """
+    idx = torch.as_tensor(order[::-1], device=g.device)  # chronological
+    v = valid[:, idx].to(g.dtype)
+    both = v.unsqueeze(2) * v.unsqueeze(1)
+    SY = SY[:, idx][:, :, idx] * both
+    YY = YY[:, idx][:, :, idx] * both
+    R = torch.triu(SY) + torch.diag_embed(1.0 - v)
+    D = torch.diagonal(SY, dim1=1, dim2=2)
+    p1 = torch.bmm(S, g.unsqueeze(2))[:, idx] * v.unsqueeze(2)
+    p2 = gamma.view(-1, 1, 1) * torch.bmm(Y, g.unsqueeze(2))[:, idx] * v.unsqueeze(2)
+    r1 = torch.linalg.solve_triangular(R, p1, upper=True)
+    inner = D.unsqueeze(2) * r1 + gamma.view(-1, 1, 1) * torch.bmm(YY, r1) - p2
+    q1 = torch.linalg.solve_triangular(R.transpose(1, 2), inner, upper=False)
+    q2 = -r1
+    c1, c2 = torch.zeros_like(q1), torch.zeros_like(q2)
+    c1[:, idx], c2[:, idx] = q1 * v.unsqueeze(2), q2 * v.unsqueeze(2)
+    out = gamma.unsqueeze(1) * g + torch.bmm(S.transpose(1, 2), c1).squeeze(2)
+    return out + gamma.unsqueeze(1) * torch.bmm(Y.transpose(1, 2), c2).squeeze(2)
+
+
+def _update_products(S, Y, SY, YY, slot, store):
+    """SY and YY after the pair in ``slot`` changed (for the problems in ``store``)."""
+    s_Y = torch.bmm(Y, S[:, slot].unsqueeze(2)).squeeze(2)  # ⟨y_i, s_new⟩
+    S_y = torch.bmm(S, Y[:, slot].unsqueeze(2)).squeeze(2)  # ⟨s_i, y_new⟩
+    Y_y = torch.bmm(Y, Y[:, slot].unsqueeze(2)).squeeze(2)
+    keep = store.view(-1, 1)
+    SY, YY = SY.clone(), YY.clone()
+    SY[:, slot, :] = torch.where(keep, s_Y, SY[:, slot, :])
+    SY[:, :, slot] = torch.where(keep, S_y, SY[:, :, slot])
+    YY[:, slot, :] = torch.where(keep, Y_y, YY[:, slot, :])
+    YY[:, :, slot] = torch.where(keep, Y_y, YY[:, :, slot])
+    return SY, YY
+
+
 def _two_loop(g, S, Y, rho, valid, gamma, order):
-    """H_k g by the two-loop recursion over the stored pairs (newest first in ``order``)."""
+    """H_k g by the two-loop recursion (the reference the compact form is tested against)."""
     q = g.clone()
     alphas = []
     for j in order:
@@ -78,17 +122,17 @@ def _two_loop(g, S, Y, rho, valid, gamma, order):
     return r
 
 
-def _direction(x, g, S, Y, rho, valid, gamma, order, nonneg):
+def _direction(x, g, S, Y, SY, YY, valid, gamma, order, nonneg):
     """The (two-metric) quasi-Newton direction; memories of problems where it is not a descent
     direction are cleared and their direction is the scaled gradient."""
     if nonneg is None:
-        d = -_two_loop(g, S, Y, rho, valid, gamma, order)
+        d = -_inverse_hessian_times(g, S, Y, SY, YY, valid, gamma, order)
         bound = None
     else:
         mapping = x - _project(x - g, nonneg)
         eps = torch.clamp(mapping.norm(dim=1, keepdim=True), max=1e-8)
         bound = nonneg & (x <= eps) & (g > 0)
-        d = -_two_loop(torch.where(bound, 0.0, g), S, Y, rho, valid, gamma, order)
+        d = -_inverse_hessian_times(torch.where(bound, 0.0, g), S, Y, SY, YY, valid, gamma, order)
         d = torch.where(bound, -gamma.unsqueeze(1) * g, d)
     gd = (g * d).sum(1)
     uphill = ~(gd < 0)
@@ -165,6 +209,7 @@ def lbfgs(
     f, g, res = fun(x)
     S, Y = x.new_zeros(B, memory, n), x.new_zeros(B, memory, n)
     rho = x.new_zeros(B, memory)
+    SY, YY = x.new_zeros(B, memory, memory), x.new_zeros(B, memory, memory)
     valid = torch.zeros(B, memory, dtype=torch.bool, device=x.device)
     gamma = 1.0 / torch.clamp(g.norm(dim=1), min=1.0)
     code = torch.full((B,), MAX_ITER, dtype=torch.long, device=x.device)
@@ -180,7 +225,7 @@ def lbfgs(
             code = torch.where(active, TIME_LIMIT, code)
             break
         order = [(it - 1 - j) % memory for j in range(memory)]
-        d, valid = _direction(x, g, S, Y, rho, valid, gamma, order, nonneg)
+        d, valid = _direction(x, g, S, Y, SY, YY, valid, gamma, order, nonneg)
         x_new, f_new, g_new, res_new, moved = _line_search(fun, x, f, g, d, active, nonneg)
         s, y = x_new - x, g_new - g
         sy, ss, yy = (s * y).sum(1), (s * s).sum(1), (y * y).sum(1)
@@ -189,6 +234,8 @@ def lbfgs(
         S[:, slot] = torch.where(store.unsqueeze(1), s, S[:, slot])
         Y[:, slot] = torch.where(store.unsqueeze(1), y, Y[:, slot])
         rho[:, slot] = torch.where(store, 1.0 / torch.where(store, sy, 1.0), rho[:, slot])
+        if bool(store.any()):
+            SY, YY = _update_products(S, Y, SY, YY, slot, store)
         valid[:, slot] = store
         gamma = torch.where(store, sy / torch.where(store, yy, 1.0), gamma)
         failed = active & ~moved

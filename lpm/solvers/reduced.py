@@ -54,6 +54,12 @@ __all__ = ["METHOD", "Layout", "reduced_residual", "solve_reduced", "supports"]
 _START_FILL = 0.9
 #: A warm start's budget fill is clipped into [_FILL_MIN, _FILL_MAX] for the same reason.
 _FILL_MIN, _FILL_MAX = 1e-3, 1.0 - 1e-4
+#: Norm of the direction V of a ball-parametrised block X = r sin(θ) V/‖V‖, per row: the
+#: L-BFGS step in V moves X by r/‖V‖ times as much, and a small ‖V‖ (which grows as the solve
+#: goes, every step being orthogonal to V at first order) lets the first steps explore (measured:
+#: 420 → 94 iterations at K = 100 balanced, 402 → 69 on a step profile, 601 → 149 on a long tail,
+#: for 0.03 against 1).
+_DIRECTION_NORM = 0.03
 #: Relative size of the random perturbation added to a warm start.
 _WARM_NOISE = 1e-3
 #: L-BFGS memory, and the numbers (B·m·n) above which it is cut to keep the history small.
@@ -231,25 +237,59 @@ def reduced_data(problems: Sequence[Problem], device, dtype) -> ObjectiveData:
     )
 
 
+def _ball_pullback(theta, V, radius, G, dims):
+    """(∂f/∂θ, ∂f/∂V) of X = r sin θ V/‖V‖ from G = ∂f/∂X: r cos θ ⟨G, v̂⟩ and
+    (r sin θ/‖V‖)(G − ⟨G, v̂⟩ v̂), v̂ = V/‖V‖ (norms and ⟨·,·⟩ over ``dims``)."""
+    norm = torch.clamp(V.norm(dim=dims, keepdim=True), min=1e-300)
+    unit = V / norm
+    along = (G * unit).sum(dim=dims, keepdim=True)
+    shape = radius.shape + (1,) * (V.dim() - radius.dim())
+    r = radius.reshape(shape)
+    g_theta = (r * torch.cos(theta).reshape(shape) * along).reshape(theta.shape)
+    g_V = r * torch.sin(theta).reshape(shape) / norm * (G - along * unit)
+    return g_theta, g_V
+
+
+def _pullback(x, lay: Layout, gW, gM, gb) -> torch.Tensor:
+    """∂f/∂x, shape=[B, n], from the gradients in (W, M, b) (the chain rule through
+    :func:`point`)."""
+    parts, B = lay.split(x), x.shape[0]
+    out = {}
+    if lay.learnable:
+        if lay.ball_W:
+            V = parts["V"].reshape(B, lay.K, lay.d)
+            out["theta_W"], out["V"] = _ball_pullback(
+                parts["theta_W"][:, 0], V, lay.R_W, gW, (1, 2)
+            )
+            out["theta_W"] = out["theta_W"].unsqueeze(1)
+        else:
+            out["V"] = gW
+    U = parts["U"].reshape(B, lay.K, lay.d)
+    if lay.budget == "class-average":
+        g_theta, out["U"] = _ball_pullback(parts["theta_H"][:, 0], U, lay.H_radius(), gM, (1, 2))
+        out["theta_H"] = g_theta.unsqueeze(1)
+    elif lay.budget == "per-sample":
+        radius = lay.H_radius().unsqueeze(1).expand(B, lay.K)
+        out["theta_H"], out["U"] = _ball_pullback(parts["theta_H"], U, radius, gM, (2,))
+    else:
+        out["U"] = gM
+    if lay.bias:
+        out["b"] = gb
+    return torch.cat([out[name].reshape(B, -1) for name in lay.sizes()], dim=1)
+
+
 def evaluate(x: torch.Tensor, lay: Layout, data: ObjectiveData):
     """f, its gradient in the flat variables, and the lifted residual, shape=[B], [B, n], [B].
 
     f and ∂f/∂(W, M, b) come from :func:`lpm.objective.value_and_grad` (plus the collapsed
-    feature decay (λ_H/2)Σ_k n_k‖m_k‖²); the chain rule through :func:`point` is torch's.
+    feature decay (λ_H/2)Σ_k n_k‖m_k‖²), then the chain rule through :func:`point`.
     """
-    x = x.detach().requires_grad_(True)
-    with torch.enable_grad():
-        W, M, b = point(x, lay)
-    Wd = None if W is None else W.detach()
-    Md, bd = M.detach(), None if b is None else b.detach()
-    f, gW, gM, gb = value_and_grad(Wd, Md, bd, data)
+    W, M, b = point(x, lay)
+    f, gW, gM, gb = value_and_grad(W, M, b, data)
     weight = (lay.lam_H.unsqueeze(1) * lay.counts).unsqueeze(-1)  # λ_H n_k
-    f = f + 0.5 * (weight * Md * Md).sum((1, 2))
-    gM = gM + weight * Md
-    outputs = [t for t in (W, M, b) if t is not None]
-    grads = [t for t, o in zip((gW, gM, gb), (W, M, b)) if o is not None]
-    (gx,) = torch.autograd.grad(outputs, x, grads, allow_unused=False)
-    return f, gx, reduced_residual(Wd, Md, bd, f, gW, gM, gb, lay)
+    f = f + 0.5 * (weight * M * M).sum((1, 2))
+    gM = gM + weight * M
+    return f, _pullback(x, lay, gW, gM, gb), reduced_residual(W, M, b, f, gW, gM, gb, lay)
 
 
 def _angle(fill: float) -> float:
@@ -285,6 +325,15 @@ def _start(problem: Problem, seed: int, init: Solution | None, lay: Layout) -> n
             X += _WARM_NOISE * rng.standard_normal(X.shape) * max(float(np.abs(X).max()), 1e-12)
     if lay.relu:
         M = np.maximum(M, 0.0) if init is not None else np.abs(M)
+    if lay.ball_W:
+        V = _DIRECTION_NORM * math.sqrt(K) * V / max(float(np.linalg.norm(V)), 1e-300)
+    if lay.budget is not None:
+        rows = np.maximum(np.linalg.norm(M, axis=1, keepdims=True), 1e-300)
+        M = (
+            _DIRECTION_NORM
+            * M
+            / (rows if lay.budget == "per-sample" else np.sqrt((rows**2).sum() / K))
+        )
     parts = []
     if lay.learnable:
         parts.append(V.ravel())
