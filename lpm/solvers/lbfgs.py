@@ -33,10 +33,24 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["CONVERGED", "INACCURATE", "MAX_ITER", "TIME_LIMIT", "LBFGSResult", "lbfgs"]
+__all__ = [
+    "CONVERGED",
+    "DOMINANCE",
+    "DOMINATED",
+    "INACCURATE",
+    "MAX_ITER",
+    "TIME_LIMIT",
+    "LBFGSResult",
+    "lbfgs",
+]
 
 #: Stopping codes of :class:`LBFGSResult`.
-CONVERGED, MAX_ITER, INACCURATE, TIME_LIMIT = 0, 1, 2, 3
+CONVERGED, MAX_ITER, INACCURATE, TIME_LIMIT, DOMINATED = 0, 1, 2, 3, 4
+#: A start is dominated (and stops) when another start of its group has converged to an objective
+#: lower by more than this, relative to max(1, |f|): random restarts exist to find the lowest
+#: point, and a start that far above it is in another basin (a dead-class point of the ReLU
+#: model converges sublinearly for thousands of steps).
+DOMINANCE = 1e-3
 
 _C1 = 1e-4  # Armijo's sufficient-decrease constant
 _MAX_BACKTRACK = 50
@@ -91,6 +105,15 @@ def _inverse_hessian_times(g, S, Y, SY, YY, valid, gamma, order):
     c1[:, idx], c2[:, idx] = q1 * v.unsqueeze(2), q2 * v.unsqueeze(2)
     out = gamma.unsqueeze(1) * g + torch.bmm(S.transpose(1, 2), c1).squeeze(2)
     return out + gamma.unsqueeze(1) * torch.bmm(Y.transpose(1, 2), c2).squeeze(2)
+
+
+def _dominated(f, converged, groups):
+    """Starts whose objective exceeds that of a converged start of their group by more than
+    :data:`DOMINANCE` (relative)."""
+    best = torch.full_like(f, torch.inf).scatter_reduce(
+        0, groups, torch.where(converged, f, torch.inf), reduce="amin"
+    )[groups]
+    return f > best + DOMINANCE * torch.clamp(best.abs(), min=1.0)
 
 
 def _update_products(S, Y, SY, YY, slot, store):
@@ -180,6 +203,7 @@ def lbfgs(
     memory: int = 20,
     patience: int = 2000,
     nonneg: torch.Tensor | None = None,
+    groups: torch.Tensor | None = None,
     deadline: float | None = None,
     callback: Callable[[int, np.ndarray], None] | None = None,
 ) -> LBFGSResult:
@@ -199,6 +223,8 @@ def lbfgs(
         Iterations without progress after which a problem has stalled.
     nonneg : BoolTensor, shape=[n], optional
         Coordinates constrained to be ≥ 0 (x0 must satisfy it).
+    groups : LongTensor, shape=[B], optional
+        Starts of one problem share a group; a start :data:`DOMINATED` by a converged one stops.
     deadline : float, optional
         ``time.monotonic()`` after which every running problem stops with :data:`TIME_LIMIT`.
     callback : callable(iteration, residuals), optional
@@ -252,6 +278,10 @@ def lbfgs(
         stalled = active & ((fails >= _FAILS) | (iterations - last_gain > patience))
         code = torch.where(stalled & (res > tol), INACCURATE, code)
         active = active & (res > tol) & ~stalled
+        if groups is not None:
+            dominated = active & _dominated(f, res <= tol, groups)
+            code = torch.where(dominated, DOMINATED, code)
+            active = active & ~dominated
         if callback is not None and (it + 1) % 100 == 0:
             callback(it + 1, res.detach().cpu().numpy())
     code = torch.where(res <= tol, CONVERGED, code)

@@ -42,7 +42,7 @@ from lpm.objective import ObjectiveData, objective_data, value_and_grad
 from lpm.problem import Problem
 from lpm.solution import Solution
 from lpm.solvers.gradient import cpu_threads
-from lpm.solvers.lbfgs import INACCURATE, TIME_LIMIT, lbfgs
+from lpm.solvers.lbfgs import DOMINANCE, DOMINATED, INACCURATE, TIME_LIMIT, lbfgs
 from lpm.solvers.method import Method, SolveOptions, best_start
 from lpm.tolerances import DEFAULT_MAX_ITER, default_tol
 
@@ -349,7 +349,7 @@ def _start(problem: Problem, seed: int, init: Solution | None, lay: Layout) -> n
     return np.concatenate([np.asarray(v, dtype=np.float64) for v in parts])
 
 
-_STATUS = {INACCURATE: "inaccurate", TIME_LIMIT: "time_limit"}
+_STATUS = {INACCURATE: "inaccurate", TIME_LIMIT: "time_limit", DOMINATED: "inaccurate"}
 
 
 def solve_reduced(
@@ -363,6 +363,7 @@ def solve_reduced(
     max_iter: int = 20_000,
     deadline: float | None = None,
     callback=None,
+    groups: Sequence[int] | None = None,
 ) -> list[Solution]:
     """Solve same-structured problems through their class means by batched L-BFGS.
 
@@ -383,6 +384,9 @@ def solve_reduced(
     deadline : float, optional
         ``time.monotonic()`` at which to stop (status ``"time_limit"``).
     callback : callable(iteration, residuals), optional
+    groups : sequence of int, optional
+        Problem index of each entry when several are random starts of one problem: a start that
+        another has beaten (:data:`lpm.solvers.lbfgs.DOMINANCE`) stops early.
 
     Returns
     -------
@@ -409,6 +413,7 @@ def solve_reduced(
             memory=memory,
             patience=_PATIENCE,
             nonneg=lay.nonneg(device),
+            groups=None if groups is None else torch.as_tensor(groups, device=device),
             deadline=deadline,
             callback=callback,
         )
@@ -425,6 +430,12 @@ def solve_reduced(
         r, code = float(res[j]), int(result.code[j])
         if r <= tol:
             status, message = "converged", f"residual {r:.2e} ≤ tol {tol:.1e}"
+        elif code == DOMINATED:
+            status = "inaccurate"
+            message = (
+                f"stopped at residual {r:.2e}: another start converged to an objective lower by "
+                f"more than {DOMINANCE:g} (relative)"
+            )
         elif code in _STATUS:
             status = _STATUS[code]
             message = f"{status.replace('_', ' ')}: residual {r:.2e} > tol {tol:.1e}"
@@ -481,6 +492,7 @@ def _run(problems: Sequence[Problem], options: SolveOptions) -> list[Solution]:
         max_iter=max_iter,
         deadline=deadline,
         callback=options.callback,
+        groups=[i for i in range(len(problems)) for _ in range(starts)] if starts > 1 else None,
     )
     if starts == 1:
         return sols
