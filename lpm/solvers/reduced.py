@@ -349,9 +349,6 @@ def _start(problem: Problem, seed: int, init: Solution | None, lay: Layout) -> n
     return np.concatenate([np.asarray(v, dtype=np.float64) for v in parts])
 
 
-_STATUS = {INACCURATE: "inaccurate", TIME_LIMIT: "time_limit", DOMINATED: "inaccurate"}
-
-
 def solve_reduced(
     problems: Sequence[Problem],
     *,
@@ -424,31 +421,15 @@ def solve_reduced(
     elapsed = time.perf_counter() - start
     out = []
     for j, p in enumerate(problems):
-        Wj = classifier_matrix(p) if W is None else W[j].detach().cpu().numpy()
-        Mj = M[j].detach().cpu().numpy()
-        bj = np.zeros(p.K) if b is None else b[j].detach().cpu().numpy()
-        r, code = float(res[j]), int(result.code[j])
-        if r <= tol:
-            status, message = "converged", f"residual {r:.2e} ≤ tol {tol:.1e}"
-        elif code == DOMINATED:
-            status = "inaccurate"
-            message = (
-                f"stopped at residual {r:.2e}: another start converged to an objective lower by "
-                f"more than {DOMINANCE:g} (relative)"
-            )
-        elif code in _STATUS:
-            status = _STATUS[code]
-            message = f"{status.replace('_', ' ')}: residual {r:.2e} > tol {tol:.1e}"
-        else:
-            status, message = "max_iter", f"{max_iter} iterations, residual {r:.2e} > tol {tol:.1e}"
+        status, message = _status(float(res[j]), int(result.code[j]), tol, max_iter)
         out.append(
             Solution(
                 problem=p,
-                W=Wj,
-                H=Mj[p.labels],
-                b=bj,
+                W=classifier_matrix(p) if W is None else W[j].cpu().numpy(),
+                H=M[j].cpu().numpy()[p.labels],
+                b=np.zeros(p.K) if b is None else b[j].cpu().numpy(),
                 objective=float(f[j]),
-                residual=r,
+                residual=float(res[j]),
                 status=status,
                 method="reduced",
                 device=str(device),
@@ -466,6 +447,25 @@ def solve_reduced(
             )
         )
     return out
+
+
+def _status(residual: float, code: int, tol: float, max_iter: int) -> tuple[str, str]:
+    """The status and message of a solve from its residual (float64) and L-BFGS's stop."""
+    if residual <= tol:
+        return "converged", f"residual {residual:.2e} ≤ tol {tol:.1e}"
+    if code == DOMINATED:
+        return "inaccurate", (
+            f"stopped at residual {residual:.2e}: another start converged to an objective lower "
+            f"by more than {DOMINANCE:g} (relative)"
+        )
+    if code == INACCURATE:
+        return "inaccurate", (
+            f"stalled at residual {residual:.2e} > tol {tol:.1e}: neither the residual nor the "
+            "objective improves any more"
+        )
+    if code == TIME_LIMIT:
+        return "time_limit", f"time limit reached at residual {residual:.2e} > tol {tol:.1e}"
+    return "max_iter", f"{max_iter} iterations, residual {residual:.2e} > tol {tol:.1e}"
 
 
 def _run(problems: Sequence[Problem], options: SolveOptions) -> list[Solution]:
