@@ -12,9 +12,10 @@ The first method, by the variant (every problem of a batch has the same structur
 Then the certificate (:func:`lpm.certify.attach`). A solution that is not yet *good* (certified,
 or converged where no certificate exists) is improved, while the time limit allows, in order of
 cost: ReLU features with the doubly-nonnegative certificate get 4× more random starts (boundary
-stationary points trap some starts, docs/theory.md §3); an unconverged reduced solve is solved
-again on per-sample features by ``"gradient"``; a small problem (K ≤ :data:`AUTO_CONVEX_MAX_K`)
-by the convex program; an uncertified nonconvex one by the global strategies
+stationary points trap some starts, docs/theory.md §3); a small problem (K ≤
+:data:`AUTO_CONVEX_MAX_K`) is solved by the convex program (about a second); an unconverged
+reduced solve again on per-sample features by ``"gradient"``; an uncertified nonconvex one by
+the global strategies
 (:func:`global_search`). The best answer is kept (:func:`lpm.solvers.method.rank`: certified,
 then converged, then the lower objective or residual), so ``auto`` never returns an answer worse
 than that of the method it ran first; its message says which methods were tried.
@@ -100,10 +101,10 @@ def _rescues(solution: Solution, options: SolveOptions):
         starts = len(solution.restarts) or 1
         more = replace(options, restarts=4 * starts, seed=options.seed + starts, init=None)
         yield f"{4 * starts} more starts", solution.method, more
-    if solution.method == "reduced" and not solution.converged:
-        yield "per-sample gradient", "gradient", replace(options, restarts=1, max_iter=None)
     if p.K <= AUTO_CONVEX_MAX_K and METHODS["convex"].supports(p) is None:
         yield "convex program", "convex", replace(options, restarts=1, max_iter=None)
+    if solution.method == "reduced" and not solution.converged:
+        yield "per-sample gradient", "gradient", replace(options, restarts=1, max_iter=None)
 
 
 def _improve(solution: Solution, options: SolveOptions, deadline: float) -> Solution:
