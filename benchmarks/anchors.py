@@ -37,7 +37,7 @@ def torch_lbfgs(p: lpm.Problem, seed: int = 0, max_iter: int = 100_000) -> dict[
     K, d = p.K, p.dim
     E_W, E_H = p.energy
     gen = torch.Generator().manual_seed(seed)
-    labels = torch.as_tensor(p.labels)
+    labels = torch.as_tensor(np.array(p.labels))
     counts = torch.as_tensor(p.counts, dtype=torch.float64)[labels]
     V = torch.randn(K, d, generator=gen, dtype=torch.float64).requires_grad_(True)
     U = torch.randn(p.N, d, generator=gen, dtype=torch.float64).requires_grad_(True)
