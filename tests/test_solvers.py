@@ -387,3 +387,24 @@ def test_auto_is_never_worse_than_the_method_it_wraps():
     sol, grad = solve(p), solve(p, method="gradient")
     assert grad.converged and sol.converged
     assert sol.objective <= grad.objective + 1e-9
+
+
+def test_compact_lbfgs_equals_the_two_loop_recursion():
+    """The compact representation H_k g (with masked pairs and a ring buffer) equals the two-loop
+    recursion, the reference implementation kept for this test."""
+    from lpm.solvers.lbfgs import _inverse_hessian_times, _two_loop
+
+    gen = torch.Generator().manual_seed(0)
+    B, m, n = 3, 5, 12
+    A = torch.randn(B, n, n, generator=gen, dtype=torch.float64)
+    A = A @ A.transpose(1, 2) + torch.eye(n, dtype=torch.float64)
+    S = torch.randn(B, m, n, generator=gen, dtype=torch.float64)
+    Y = torch.bmm(S, A)
+    valid = torch.rand(B, m, generator=gen) > 0.3
+    gamma = torch.rand(B, generator=gen, dtype=torch.float64) + 0.1
+    g = torch.randn(B, n, generator=gen, dtype=torch.float64)
+    order = [(2 - j) % m for j in range(m)]  # newest pair in slot 2
+    reference = _two_loop(g, S, Y, 1 / (S * Y).sum(2), valid, gamma, order)
+    SY, YY = torch.bmm(S, Y.transpose(1, 2)), torch.bmm(Y, Y.transpose(1, 2))
+    compact = _inverse_hessian_times(g, S, Y, SY, YY, valid, gamma, order)
+    assert torch.allclose(compact, reference, rtol=1e-12, atol=1e-12)
