@@ -55,9 +55,13 @@ def run(quick: bool = False, device: str = "cpu") -> list[dict[str, Any]]:
     for label, p in cases(quick):
         ours = best_of(lambda p=p: lpm.solve(p, seed=0, device=device), repeats)
         gtol = default_tol("gradient", "float64") / math.sqrt((p.K + p.N) * p.dim)
-        theirs = best_of(
-            _one_thread(lambda p=p, gtol=gtol: scipy_lbfgsb(p, seed=0, gtol=gtol)), repeats
-        )
+        starts = RELU_RESTARTS if p.features == "relu" else 1
+
+        def baseline(p=p, gtol=gtol, starts=starts):
+            runs = [scipy_lbfgsb(p, seed=j, gtol=gtol) for j in range(starts)]
+            return min(runs, key=lambda r: r["objective"])
+
+        theirs = best_of(_one_thread(baseline), repeats)
         sol, base = ours.result, theirs.result
         bound = sol.lower_bound
         base_gap = (

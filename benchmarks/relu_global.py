@@ -3,8 +3,9 @@
 rejects them), against its closed form (Dang et al. 2023; ``method="theory"``).
 
 Counts (100, 100, 200, 200, 300, 300, 400, 400, 500, 500), d = K, λ_W = λ_H = 1e-3, CE,
-learnable classifier (quick: Dang et al.'s worked instance (100, 100, 10, 10), d = 8). The target is a certified global optimum in under a
-minute; the closed form's time is given for scale. Accuracy: |f − f_closed|/max(1, |f|) for lpm
+learnable classifier (quick: Dang et al.'s worked instance (100, 100, 10, 10), d = 8). The
+target is a certified global optimum in under a minute; the closed form's time is given for
+scale. Accuracy: |f − f_closed|/max(1, |f|) for lpm
 (which must also be certified), 0 for the closed form (it is the reference).
 """
 
