@@ -16,9 +16,10 @@ stationary points trap some starts, docs/theory.md §3); a small problem (K ≤
 :data:`AUTO_CONVEX_MAX_K`) is solved by the convex program (about a second); an unconverged
 reduced solve again on per-sample features by ``"gradient"``; an uncertified nonconvex one by
 the global strategies
-(:func:`global_search`). The best answer is kept (:func:`lpm.solvers.method.rank`: certified,
-then converged, then the lower objective or residual), so ``auto`` never returns an answer worse
-than that of the method it ran first; its message says which methods were tried.
+(:func:`global_search`). A converged answer of a later method replaces the current one when it
+ranks better (:func:`lpm.solvers.method.rank`: certified, then converged, then the lower
+objective), so ``auto`` never returns an answer worse than that of the method it ran first; its
+message says which methods were tried.
 
 The whole call has a wall-clock budget: ``time_limit``, or :data:`AUTO_TIME_LIMIT`.
 """
@@ -94,17 +95,16 @@ def _remaining(deadline: float) -> float:
 
 def _rescues(solution: Solution, options: SolveOptions):
     """The next methods to try on a solution that is not good, cheapest first: (label, name,
-    options) triples. An iteration cap given by the user applies to the first method; the
-    methods that rescue it run to their own defaults (the time limit still applies)."""
+    options) triples. An iteration cap given by the user applies to every method tried."""
     p = solution.problem
     if p.features == "relu" and _certificate_kind(solution) == "dnn-dual":
         starts = len(solution.restarts) or 1
         more = replace(options, restarts=4 * starts, seed=options.seed + starts, init=None)
         yield f"{4 * starts} more starts", solution.method, more
     if p.K <= AUTO_CONVEX_MAX_K and METHODS["convex"].supports(p) is None:
-        yield "convex program", "convex", replace(options, restarts=1, max_iter=None)
+        yield "convex program", "convex", replace(options, restarts=1)
     if solution.method == "reduced" and not solution.converged:
-        yield "per-sample gradient", "gradient", replace(options, restarts=1, max_iter=None)
+        yield "per-sample gradient", "gradient", replace(options, restarts=1)
 
 
 def _improve(solution: Solution, options: SolveOptions, deadline: float) -> Solution:
@@ -116,7 +116,7 @@ def _improve(solution: Solution, options: SolveOptions, deadline: float) -> Solu
         opts = replace(opts, time_limit=max(_remaining(deadline), 1e-3))
         other = _certified(METHODS[name].run([solution.problem], opts), options)[0]
         tried.append(f"{label}: {other.status}{', certified' if other.certified else ''}")
-        if rank(other) < rank(best):
+        if other.converged and rank(other) < rank(best):  # an unconverged rescue is no answer
             best = other
     if not _good(best) and _remaining(deadline) > 0:
         best = global_search(best.problem, best, options, deadline)
