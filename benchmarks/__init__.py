@@ -13,7 +13,19 @@ Benchmarks (:data:`BENCHMARKS`, one module each):
   CE model, both to Zhu et al.'s closed-form optimum;
 * ``certificate-vs-cvxpy`` — gradient + dual certificate against the layer-peeled SDP in cvxpy
   (skipped with a note where method ``"convex"`` is not registered);
-* ``relu-restarts`` — the ReLU model's random restarts batched against one by one.
+* ``relu-restarts`` — the ReLU model's random restarts batched against one by one;
+* ``engine-vs-lbfgs`` — ``lpm.solve`` (reduced quasi-Newton + certificate) against the plain
+  torch L-BFGS anchor on balanced and step profiles up to K = 200;
+* ``many-problems`` — 256 small imbalanced problems, :func:`lpm.solve_batch` against a loop of
+  the anchor;
+* ``engine-vs-scipy`` — the regularised model (CE, ReLU features) against SciPy's L-BFGS-B;
+* ``engine-vs-nuclear`` — small regularised problems against a nuclear-norm cvxpy program;
+* ``relu-global`` — a certified global optimum of a K = 10 ReLU model against its closed form;
+* ``long-tail`` — a certified K = 1000 long tail against the target time.
+
+The anchors are written in :mod:`benchmarks.anchors` as a user of torch, SciPy and cvxpy would;
+``python -m benchmarks.scaling`` draws time against K, ``python -m benchmarks.gpu`` runs the
+GPU measurements (benchmarks/RESULTS.md has the numbers and the commands).
 
 Timings: a warm-up, then the best of 3 repeats (quick: 1 or 2) by ``time.perf_counter``
 (:mod:`benchmarks.timing`). ``quick=True`` also shrinks the instances.
@@ -30,7 +42,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmarks import batch_vs_loop, certificate_vs_cvxpy, gradient_vs_scipy, relu_restarts
+from benchmarks import (
+    batch_vs_loop,
+    certificate_vs_cvxpy,
+    engine_vs_lbfgs,
+    engine_vs_nuclear,
+    engine_vs_scipy,
+    gradient_vs_scipy,
+    long_tail,
+    many_problems,
+    relu_global,
+    relu_restarts,
+)
 from benchmarks.report import ROW_KEYS, machine
 
 __all__ = ["BENCHMARKS", "ROW_KEYS", "machine", "run"]
@@ -38,7 +61,18 @@ __all__ = ["BENCHMARKS", "ROW_KEYS", "machine", "run"]
 #: Every benchmark by name: a function (quick, device) -> list of rows.
 BENCHMARKS: dict[str, Callable[[bool, str], list[dict[str, Any]]]] = {
     module.NAME: module.run
-    for module in (batch_vs_loop, gradient_vs_scipy, certificate_vs_cvxpy, relu_restarts)
+    for module in (
+        batch_vs_loop,
+        gradient_vs_scipy,
+        certificate_vs_cvxpy,
+        relu_restarts,
+        engine_vs_lbfgs,
+        many_problems,
+        engine_vs_scipy,
+        engine_vs_nuclear,
+        relu_global,
+        long_tail,
+    )
 }
 
 

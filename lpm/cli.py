@@ -90,7 +90,7 @@ EXIT_BROKEN_PIPE = 141
 DEBUG_ENV = "LPM_DEBUG"
 
 #: ``--method``: "auto" and the methods of :data:`lpm.METHODS`.
-METHOD_NAMES: tuple[str, ...] = ("auto", "gradient", "convex", "theory")
+METHOD_NAMES: tuple[str, ...] = ("auto", "reduced", "gradient", "convex", "theory", "global")
 #: ``check --only``: the ids of ``proofs_check.CHECK_IDS``, in the order they run.
 CHECK_NAMES: tuple[str, ...] = (
     "fang-balanced-etf",
@@ -248,6 +248,16 @@ def _tolerance(value: str) -> float:
     return number
 
 
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not (number > 0 and math.isfinite(number)):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {value}")
+    return number
+
+
 def _add_solver_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("solver")
     group.add_argument(
@@ -274,6 +284,16 @@ def _add_solver_flags(parser: argparse.ArgumentParser) -> None:
         type=_positive_integer,
         help="random starts, the best is kept (default: 1; 4 for relu features)",
     )
+    group.add_argument(
+        "--time-limit",
+        type=_seconds,
+        metavar="SECONDS",
+        help=(
+            "wall-clock budget of the solve; past it the best point so far is reported with "
+            "status time_limit (default under auto: 30 s for a small problem, more for large "
+            "K·d)"
+        ),
+    )
 
 
 def _add_quiet_flag(parser: argparse.ArgumentParser) -> None:
@@ -293,7 +313,7 @@ def _solve_options(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
     }
     # Only what was given: ``solve`` picks its own defaults (e.g. more restarts for ReLU).
-    for key in ("tol", "max_iter", "restarts"):
+    for key in ("tol", "max_iter", "restarts", "time_limit"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     return options

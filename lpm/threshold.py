@@ -13,7 +13,9 @@ The model is CE with a learnable classifier, the class-average budgets (1/K)Σ�
 (1/K)Σ_k (1/n_k)Σ_i‖h_ki‖² ≤ E_H, no bias, free features. Its optimum depends on the counts only
 through the weights n_k/N, so R = m/q is posed exactly with counts (m,…,m, q,…,q); the bisection
 evaluates at rationals of small denominator (the simplest fraction inside the middle fifth of
-the bracket), which keeps N small for methods whose cost grows with N.
+the bracket), which keeps N small for methods whose cost grows with N. Each solve starts from
+the solution at the nearest ratio already evaluated (a warm start, for the methods that take
+one: ``"reduced"`` and ``"auto"``).
 
 Method: by default ``"convex"`` (Fang et al.'s SDP, whose size does not depend on N): near R₀
 the separation goes to 0 smoothly (about linearly in R₀ − R), and first-order solvers slow down
@@ -39,6 +41,7 @@ import numpy as np
 from lpm.geometry import pair_separation
 from lpm.problem import MAX_SAMPLES, Problem
 from lpm.solution import Solution
+from lpm.solvers import METHODS, solve
 
 __all__ = [
     "COLLAPSE_RTOL",
@@ -149,6 +152,14 @@ def _simplest_between(lo: Fraction, hi: Fraction) -> Fraction:
     return floor + 1 / _simplest_between(1 / (hi - floor), 1 / (lo - floor))
 
 
+def _nearest(solved: dict[Fraction, Solution], ratio: Fraction) -> Solution | None:
+    """The solution at the evaluated ratio closest to ``ratio`` (in log R): the warm start of
+    the next solve, for methods that take one (``"reduced"``, ``"auto"``)."""
+    if not solved:
+        return None
+    return solved[min(solved, key=lambda r: abs(math.log(r / ratio)))]
+
+
 def _counts(majority: int, minority: int, ratio: Fraction) -> tuple[int, ...]:
     return (ratio.numerator,) * majority + (ratio.denominator,) * minority
 
@@ -203,8 +214,6 @@ def minority_collapse_threshold(
     >>> abs(r.threshold / 3.41 - 1) < 0.02
     True
     """
-    import lpm  # the solvers import this package's modules; resolve at call time
-
     majority = _positive_int("majority classes KA", majority, 1)
     minority = _positive_int("minority classes KB", minority, 2)
     try:
@@ -217,14 +226,15 @@ def minority_collapse_threshold(
         raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
     K = majority + minority
     dim = K if dim is None else _positive_int("dim", dim, 1)
-    if method not in (*lpm.METHODS, "auto"):
-        raise ValueError(f"method {method!r} is not known; allowed: auto, {', '.join(lpm.METHODS)}")
+    if method not in METHODS:
+        raise ValueError(f"method {method!r} is not known; allowed: {', '.join(METHODS)}")
 
     start = time.perf_counter()
     history: list[tuple[float, float]] = []
     all_converged = True
     all_certified = True
     limit = E_W * COLLAPSE_RTOL
+    solved: dict[Fraction, Solution] = {}
 
     def collapsed(ratio: Fraction) -> bool:
         nonlocal all_converged, all_certified
@@ -235,7 +245,8 @@ def minority_collapse_threshold(
                 "use a larger rtol"
             )
         problem = Problem.from_counts(counts, dim=dim, energy=(E_W, E_H))
-        sol = lpm.solve(problem, method=method)
+        sol = solve(problem, method=method, init=_nearest(solved, ratio))
+        solved[ratio] = sol
         all_converged &= sol.converged
         all_certified &= sol.certified
         sep = minority_separation(sol, minority)

@@ -4,6 +4,7 @@ import json
 import math
 
 import pytest
+import torch
 
 import benchmarks
 import lpm
@@ -135,3 +136,50 @@ def test_a_row_off_its_tolerance_is_not_accurate():
         row = report.make_row("x", "c", lpm_accuracy=lpm_acc, baseline_accuracy=base_acc, **kwargs)
         assert row["accurate"] is False
         json.dumps(row, allow_nan=False)
+
+
+# ---------------------------------------------------------------------------- the fast engine
+@pytest.fixture(scope="module")
+def engine_rows() -> list[dict]:
+    return benchmarks.run(quick=True, names=["engine-vs-lbfgs", "engine-vs-nuclear"])
+
+
+def test_engine_rows_reach_the_certified_optimum(engine_rows):
+    """Both sides within the row's tolerance of lpm's certified lower bound; lpm certified."""
+    assert [r["name"] for r in engine_rows] == ["engine-vs-lbfgs"] * 2 + ["engine-vs-nuclear"]
+    for row in engine_rows:
+        check_measured(row)
+        assert "certified=True" in row["notes"] or row["name"] == "engine-vs-nuclear"
+        assert row["lpm_objective"] >= row["reference"]
+        assert abs(row["lpm_objective"] - row["baseline_objective"]) <= 2 * row["tolerance"] * max(
+            1.0, abs(row["lpm_objective"])
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["many-problems", "engine-vs-scipy", "relu-global", "long-tail"])
+def test_more_engine_rows_quick(name):
+    rows = benchmarks.run(quick=True, names=[name])
+    for row in rows:
+        check_measured(row)
+
+
+def test_gpu_script_runs_or_skips(capsys, tmp_path):
+    from benchmarks import gpu
+
+    if torch.cuda.is_available():
+        pytest.skip("measured on the GPU by the gpu marker's run, not here")
+    assert gpu.main(["--out", str(tmp_path)]) == 0
+    assert "no CUDA device" in capsys.readouterr().out
+    assert not (tmp_path / "gpu.json").exists()
+
+
+def test_scaling_measures_one_point_and_draws(tmp_path):
+    from benchmarks import scaling
+
+    point = scaling.measure("lpm", 4)
+    assert point["certified"] and point["seconds"] > 0 and point["peak_mb"] > 0
+    scaling._draw(
+        [point, {**point, "side": "anchor", "seconds": 2 * point["seconds"]}], tmp_path / "s.png"
+    )
+    assert (tmp_path / "s.png").stat().st_size > 0

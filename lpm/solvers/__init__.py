@@ -1,83 +1,49 @@
 """Solvers: one entry point, :func:`solve`, and a registry of methods.
 
-A method is a :class:`Method`: a name, a function ``run(problems, options) -> list[Solution]``
-that solves same-structured problems together, and ``supports(problem) -> str | None`` that
-returns None when the method applies and otherwise the reason it does not. Every method listed in
-:data:`METHODS` is run by the contract tests of ``tests/test_solvers.py::test_method_contract``.
+A method is a :class:`Method` (:mod:`lpm.solvers.method`): a name, a function
+``run(problems, options) -> list[Solution]`` that solves same-structured problems together, and
+``supports(problem) -> str | None``. :data:`METHODS` lists them all; every entry is run by the
+contract tests of ``tests/test_solvers.py::test_method_contract``:
 
-``method="auto"`` solves by projected gradient and attaches the strongest certificate
-:mod:`lpm.certify` has for the variant; problems that the gradient method cannot pose (the
-unregularised model, whose infimum is at infinity) go to the convex programs. A gradient solve
-that ends unconverged or uncertified on a small problem (K ≤ ``AUTO_CONVEX_MAX_K``) is solved
-again by the convex program, and the certified answer of the two is returned, with the reason in
-its message (the convex program works on class means, which the Jensen reduction of THEORY.md
-§1.1 proves is exact; its per-sample features are the class means).
+* ``auto`` (:mod:`lpm.solvers.auto`) — the policy: the cheapest method for the variant, the
+  certificate, and further methods until the answer is certified or the time limit is reached;
+* ``reduced`` (:mod:`lpm.solvers.reduced`) — L-BFGS on the K class means (the Jensen reduction),
+  lifted to collapsed per-sample features;
+* ``gradient`` (:mod:`lpm.solvers.gradient`) — spectral projected gradient on per-sample features
+  from a random start (within-class collapse is found, not assumed);
+* ``convex`` (:mod:`lpm.solvers.convex`) — the cvxpy programs;
+* ``theory`` (:mod:`lpm.solvers.closed_form`) — the closed forms of the papers;
+* ``global`` (:mod:`lpm.solvers.global_search`) — for the nonconvex variants (ReLU, spheres,
+  d < K − 1): a local solve, then closed-form, relaxation-guided, structured and random starts.
+
+:func:`solve_batch` groups problems of one structure into one call of the method, and with
+``certify`` attaches the certificate of :mod:`lpm.certify` to every answer.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Sequence
+from dataclasses import replace
 
-import torch
-
+from lpm.certify import attach
 from lpm.problem import Problem
 from lpm.solution import Solution
+from lpm.solvers import auto, closed_form, convex, global_search, reduced
+from lpm.solvers.auto import AUTO_TIME_LIMIT, RELU_RESTARTS
+from lpm.solvers.gradient import spg
+from lpm.solvers.method import METHODS, Method, SolveOptions, best_start
 from lpm.tolerances import DEFAULT_MAX_ITER, default_tol
 
-__all__ = ["METHODS", "Method", "SolveOptions", "solve", "solve_batch"]
-
-#: Restarts that ``method="auto"`` uses for ReLU features, whose boundary stationary points can
-#: trap a single start (THEORY.md §3).
-RELU_RESTARTS = 4
-#: Largest K for which ``method="auto"`` falls back on the convex program when the gradient
-#: method does not converge or is not certified (Clarabel takes ~1 s at K = 20, ~30 s at K = 40).
-AUTO_CONVEX_MAX_K = 24
-#: Iteration budget of the gradient method under ``auto`` where the convex fallback exists
-#: (well-posed problems converge in 10–1,000 steps; slower ones are answered faster by cvxpy).
-AUTO_GRADIENT_MAX_ITER = 5000
-
-
-@dataclass(frozen=True)
-class SolveOptions:
-    """Options shared by every method.
-
-    Attributes
-    ----------
-    device : "cpu" or "cuda"
-    dtype : "float64" or "float32"
-    seed : int
-        Seed of the first random start; start j uses seed + j.
-    tol : float or None
-        Residual tolerance (None: the table of :mod:`lpm.tolerances`).
-    max_iter : int or None
-    restarts : int
-        Random starts solved together; the best converged one is kept.
-    certify : bool
-        Attach a certified lower bound where :mod:`lpm.certify` has one.
-    callback : callable(iteration, residuals) or None
-        Progress of long solves.
-    """
-
-    device: str = "cpu"
-    dtype: str = "float64"
-    seed: int = 0
-    tol: float | None = None
-    max_iter: int | None = None
-    restarts: int = 1
-    certify: bool = True
-    callback: Callable | None = None
-
-
-@dataclass(frozen=True)
-class Method:
-    """A registered solution method."""
-
-    name: str
-    run: Callable[[Sequence[Problem], SolveOptions], list[Solution]]
-    supports: Callable[[Problem], str | None]
-    description: str
+__all__ = [
+    "AUTO_TIME_LIMIT",
+    "METHODS",
+    "RELU_RESTARTS",
+    "Method",
+    "SolveOptions",
+    "solve",
+    "solve_batch",
+]
 
 
 def _gradient_supports(problem: Problem) -> str | None:
@@ -91,13 +57,12 @@ def _gradient_supports(problem: Problem) -> str | None:
 
 
 def _gradient_run(problems: Sequence[Problem], options: SolveOptions) -> list[Solution]:
-    from lpm.solvers.gradient import spg
-
     tol = options.tol if options.tol is not None else default_tol("gradient", options.dtype)
     max_iter = options.max_iter if options.max_iter is not None else DEFAULT_MAX_ITER[options.dtype]
-    starts = max(1, options.restarts)
+    starts = options.restarts or 1
     batch = [p for p in problems for _ in range(starts)]
     seeds = [options.seed + j for _ in problems for j in range(starts)]
+    deadline = None if options.time_limit is None else time.monotonic() + options.time_limit
     sols = spg(
         batch,
         seeds=seeds,
@@ -106,77 +71,37 @@ def _gradient_run(problems: Sequence[Problem], options: SolveOptions) -> list[So
         tol=tol,
         max_iter=max_iter,
         callback=options.callback,
+        deadline=deadline,
     )
-    out = []
-    for i in range(len(problems)):
-        group = sols[i * starts : (i + 1) * starts]
-        out.append(_best(group) if starts > 1 else group[0])
-    return out
+    sols = [replace(s, info={**s.info, "formulation": "per-sample"}) for s in sols]
+    if starts == 1:
+        return sols
+    return [best_start(sols[i * starts : (i + 1) * starts]) for i in range(len(problems))]
 
 
-def _best(group: list[Solution]) -> Solution:
-    """The converged start of lowest objective (or, with none converged, of lowest residual)."""
-    converged = [s for s in group if s.converged]
-    best = (
-        min(converged, key=lambda s: s.objective)
-        if converged
-        else min(group, key=lambda s: s.residual)
-    )
-    return replace(
-        best,
-        restarts=tuple(s.objective for s in group),
-        info={**best.info, "restart_status": [s.status for s in group]},
-    )
-
-
-#: The registry: every method by name. Modules listed in ``_METHOD_MODULES`` add theirs.
-METHODS: dict[str, Method] = {
-    "gradient": Method(
+for _method in (
+    auto.METHOD,
+    reduced.METHOD,
+    Method(
         "gradient",
         _gradient_run,
         _gradient_supports,
         "spectral projected gradient on per-sample features (torch, CPU or CUDA, batched)",
     ),
-}
-
-#: Modules of ``lpm.solvers`` that each define ``METHOD`` (a :class:`Method`) to register.
-_METHOD_MODULES: tuple[str, ...] = ("convex", "closed_form")
-
-for _name in _METHOD_MODULES:
-    _method = importlib.import_module(f"lpm.solvers.{_name}").METHOD
+    convex.METHOD,
+    closed_form.METHOD,
+    global_search.METHOD,
+):
     METHODS[_method.name] = _method
 
 
-def _check_options(options: SolveOptions) -> None:
-    if options.device not in ("cpu", "cuda") and not str(options.device).startswith("cuda:"):
-        raise ValueError(f"device {options.device!r} is not known; allowed: cpu, cuda")
-    if str(options.device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for, but torch sees no CUDA device; allowed: cpu")
-    if options.dtype not in ("float64", "float32"):
-        raise ValueError(f"dtype {options.dtype!r} is not known; allowed: float64, float32")
-    if options.tol is not None and not (0 < options.tol < 1):
-        raise ValueError(f"tol must be in (0, 1), got {options.tol!r}")
-    if options.max_iter is not None and options.max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {options.max_iter!r}")
-    if options.restarts < 1:
-        raise ValueError(f"restarts must be a positive integer, got {options.restarts!r}")
-    if options.seed < 0:
-        raise ValueError(f"seed must be a nonnegative integer, got {options.seed!r}")
-
-
 def _choose(problem: Problem, method: str) -> Method:
-    if method == "auto":
-        if _gradient_supports(problem) is None:
-            return METHODS["gradient"]
-        for name in ("convex", "theory"):
-            m = METHODS.get(name)
-            if m is not None and m.supports(problem) is None:
-                return m
-        raise ValueError(_gradient_supports(problem))
     if method not in METHODS:
-        raise ValueError(f"method {method!r} is not known; allowed: auto, {', '.join(METHODS)}")
+        raise ValueError(f"method {method!r} is not known; allowed: {', '.join(METHODS)}")
     reason = METHODS[method].supports(problem)
     if reason is not None:
+        if method == "auto":
+            raise ValueError(reason)
         raise ValueError(f"method {method!r} cannot solve this problem: {reason}")
     return METHODS[method]
 
@@ -200,92 +125,32 @@ def solve_batch(problems: Sequence[Problem], *, method: str = "auto", **options)
     Problems with the same K, d, loss, kind of classifier, scale regime, budget, kind of features
     and presence of a bias form one batch (their sample counts may differ); the results equal
     those of solving each problem alone with the same seed (up to the order of floating-point
-    sums). Options as in :func:`solve`.
+    sums). Options as in :func:`solve`; a ``time_limit`` is shared by the whole call.
 
     Returns
     -------
     list of Solution, in the order of ``problems``.
     """
     opts = SolveOptions(**options)
-    _check_options(opts)
     problems = list(problems)
     chosen = [_choose(p, method) for p in problems]
-    auto = method == "auto"
-    if auto and any(p.features == "relu" for p in problems) and "restarts" not in options:
-        opts_relu = replace(opts, restarts=RELU_RESTARTS)
-    else:
-        opts_relu = opts
+    deadline = None if opts.time_limit is None else time.monotonic() + opts.time_limit
     groups: dict[tuple, list[int]] = {}
     for i, (p, m) in enumerate(zip(problems, chosen)):
         groups.setdefault((m.name, *_structure_key(p)), []).append(i)
     out: list[Solution | None] = [None] * len(problems)
     for key, idx in groups.items():
-        m = METHODS[key[0]]
-        group_opts = opts_relu if problems[idx[0]].features == "relu" else opts
-        if (
-            auto
-            and m.name == "gradient"
-            and opts.max_iter is None
-            and _has_fallback(problems[idx[0]])
-        ):
-            group_opts = replace(group_opts, max_iter=AUTO_GRADIENT_MAX_ITER)
-        for i, sol in zip(idx, m.run([problems[i] for i in idx], group_opts)):
+        group_opts = opts
+        if deadline is not None:
+            group_opts = replace(opts, time_limit=max(deadline - time.monotonic(), 1e-3))
+        if opts.init is not None and not isinstance(opts.init, Solution):
+            group_opts = replace(group_opts, init=[opts.init_for(i, problems[i]) for i in idx])
+        sols = METHODS[key[0]].run([problems[i] for i in idx], group_opts)
+        if opts.certify and key[0] != "auto":  # auto certifies as it goes
+            sols = [attach(s) for s in sols]
+        for i, sol in zip(idx, sols):
             out[i] = sol
-    if opts.certify:
-        out = [_certify(s) for s in out]
-    if auto:
-        out = [_fallback(s, opts) for s in out]
     return out
-
-
-def _has_fallback(problem: Problem) -> bool:
-    """Whether ``auto`` can answer this problem by the convex program."""
-    convex = METHODS.get("convex")
-    return (
-        convex is not None and problem.K <= AUTO_CONVEX_MAX_K and convex.supports(problem) is None
-    )
-
-
-def _fallback(solution: Solution, options: SolveOptions) -> Solution:
-    """For ``auto``: answer an unconverged or uncertified gradient solve of a small problem by
-    the convex program, when that one is certified."""
-    p = solution.problem
-    good = solution.certified or (solution.converged and solution.lower_bound is None)
-    tight_relu = solution.certificate is not None and solution.certificate.kind == "dnn-dual"
-    if not good and tight_relu and solution.method == "gradient":
-        # Boundary stationary points trap some starts (THEORY.md §3): try more of them first
-        # (only where the doubly-nonnegative certificate can tell the global optimum).
-        starts = len(solution.restarts) or 1
-        more = replace(options, restarts=4 * starts, seed=options.seed + starts)
-        retry = METHODS["gradient"].run([p], more)[0]
-        if options.certify:
-            retry = _certify(retry)
-        if retry.certified:
-            return replace(retry, message=f"{retry.message} (after {starts} + {4 * starts} starts)")
-    if good or solution.method != "gradient" or not _has_fallback(p):
-        return solution
-    other = METHODS["convex"].run([p], replace(options, restarts=1))[0]
-    if options.certify:
-        other = _certify(other)
-    if not other.certified:
-        return solution
-    note = f"gradient: {solution.status}, {solution.message}; answered by the convex program"
-    return replace(
-        other,
-        message=f"{other.message} ({note})",
-        info={
-            **other.info,
-            "gradient_status": solution.status,
-            "gradient_residual": solution.residual,
-        },
-    )
-
-
-def _certify(solution: Solution) -> Solution:
-    """Attach a certified lower bound when :mod:`lpm.certify` has one for the variant."""
-    from lpm.certify import attach  # certify imports the objective, not the solvers
-
-    return attach(solution)
 
 
 def solve(problem: Problem, *, method: str = "auto", **options) -> Solution:
@@ -295,11 +160,11 @@ def solve(problem: Problem, *, method: str = "auto", **options) -> Solution:
     ----------
     problem : Problem
     method : str
-        ``"auto"`` (projected gradient plus a certificate where one exists) or a name of
-        :data:`METHODS`.
+        ``"auto"`` (the cheapest method for the variant, certified; :mod:`lpm.solvers.auto`) or a
+        name of :data:`METHODS`.
     **options
         Fields of :class:`SolveOptions`: device, dtype, seed, tol, max_iter, restarts, certify,
-        callback.
+        callback, time_limit, init.
 
     Returns
     -------

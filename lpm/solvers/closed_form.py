@@ -45,8 +45,8 @@ from lpm.constraints import violation
 from lpm.objective import objective
 from lpm.problem import Problem
 from lpm.solution import Solution
-from lpm.solvers import Method, SolveOptions
 from lpm.solvers.gradient import residual as kkt_residual
+from lpm.solvers.method import Method, SolveOptions
 from lpm.theory import Prediction, predict
 from lpm.tolerances import EXACT_RANK_RTOL, default_tol
 

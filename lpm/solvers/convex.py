@@ -81,7 +81,7 @@ from lpm.gram import gram_factor, numerical_rank
 from lpm.objective import constant_penalty, objective
 from lpm.problem import Problem
 from lpm.solution import Solution
-from lpm.solvers import Method, SolveOptions
+from lpm.solvers.method import Method, SolveOptions
 from lpm.tolerances import default_tol
 
 if TYPE_CHECKING:

@@ -58,9 +58,9 @@ from lpm.constraints import feasible_means, feasible_set
 from lpm.objective import objective, objective_data, value_and_grad
 from lpm.problem import Problem
 from lpm.solution import Solution
-from lpm.solvers import Method, SolveOptions
 from lpm.solvers.gradient import cpu_threads
 from lpm.solvers.gradient import residual as kkt_residual
+from lpm.solvers.method import METHODS, Method, SolveOptions
 from lpm.tolerances import GAP_TOL, default_tol
 
 __all__ = [
@@ -717,6 +717,11 @@ def _finish(solution: Solution, search: _Search, relax: _Relaxation, seconds: fl
 DEFAULT_TIME_LIMIT = 60.0
 
 
+#: Iteration cap of the local solve that ``method="global"`` starts from (the search, not a long
+#: local solve, is what finds the optimum of a nonconvex variant).
+FIRST_MAX_ITER = 2000
+
+
 def _supports(problem: Problem) -> str | None:
     if problem.regime == "unregularised":
         return "the global search needs a finite optimum: add --energy or --decay"
@@ -724,19 +729,19 @@ def _supports(problem: Problem) -> str | None:
 
 
 def _run(problems, options: SolveOptions) -> list[Solution]:
-    """``method="global"``: the gradient method, then :func:`improve` when the answer is not
-    certified, within the options' time limit (``time_limit`` where SolveOptions has one, else
+    """``method="global"``: the reduced method (the per-sample gradient for spheres), then
+    :func:`improve` when the answer is not certified, within the options' time limit (else
     :data:`DEFAULT_TIME_LIMIT`) for each problem."""
-    from lpm.solvers import AUTO_GRADIENT_MAX_ITER, METHODS
-
-    limit = getattr(options, "time_limit", None) or DEFAULT_TIME_LIMIT
+    limit = options.time_limit or DEFAULT_TIME_LIMIT
     local = options
     if options.max_iter is None:  # the search, not a long local solve, is what finds optima
-        local = replace(options, max_iter=AUTO_GRADIENT_MAX_ITER)
+        local = replace(options, max_iter=FIRST_MAX_ITER)
     out = []
     for p in problems:
         deadline = time.monotonic() + limit
-        sol = attach(METHODS["gradient"].run([p], local)[0])
+        first = "reduced" if METHODS["reduced"].supports(p) is None else "gradient"
+        local = replace(local, time_limit=limit)
+        sol = attach(METHODS[first].run([p], local)[0])
         if not sol.certified:
             sol = improve(p, sol, options, deadline)
         by = sol.method
