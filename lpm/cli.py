@@ -114,6 +114,12 @@ BENCH_NAMES: tuple[str, ...] = (
     "gradient-vs-scipy",
     "certificate-vs-cvxpy",
     "relu-restarts",
+    "engine-vs-lbfgs",
+    "many-problems",
+    "engine-vs-scipy",
+    "engine-vs-nuclear",
+    "relu-global",
+    "long-tail",
 )
 #: ``compare --against``: the names of :data:`lpm.compare.VARIANTS`.
 VARIANT_NAMES: tuple[str, ...] = (

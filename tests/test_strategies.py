@@ -121,8 +121,10 @@ def test_command_line_runs(capsys):
 
 # ----------------------------------------------------------------------------- solvable
 #: Found by this module's own strategies (``problems(max_K=4, max_n=10)``, shrunk): MSE on the
-#: sphere with a fixed ETF stops at a saddle (h_1 = w_1 exactly, objective 0.375 against the
-#: optimum 0.25) with a loose certificate (gap 1), and the convex program answers "inaccurate".
+#: sphere with a fixed ETF stopped at a saddle (h_1 = w_1 exactly, objective 0.375 against the
+#: optimum 0.25) with a loose certificate (gap 1). ``auto``'s global search now finds and
+#: certifies the optimum; other members of the family (e.g. counts 2,2,1 at d = 2) still end
+#: uncertified, so the family stays out of the certified-draws property.
 MSE_SPHERE_SADDLE = Problem.from_counts(
     (1, 1), dim=2, loss="mse", classifier="etf", features="sphere", energy=(1.0, 1.0)
 )
@@ -141,7 +143,6 @@ def test_drawn_problems_are_certified_by_auto(p):
     assert_certified_optimum(lpm.solve(p))
 
 
-@pytest.mark.xfail(strict=True, reason="MSE + sphere + fixed ETF: saddle, gap 1 (reported)")
 def test_mse_on_the_sphere_with_a_fixed_etf_is_certified():
     sol = lpm.solve(MSE_SPHERE_SADDLE)
     assert_certified_optimum(sol)

@@ -7,7 +7,8 @@ The first method, by the variant (every problem of a batch has the same structur
 * spherical features — ``"gradient"``, projected gradient on per-sample features (the sphere is
   not Jensen-reducible);
 * the unregularised model — ``"convex"`` (the UF-SVM, whose solution is the limit direction), or
-  the closed form where only it applies.
+  the closed form where only it applies; with the squared loss, whose minimum is attained at
+  finite points, ``"gradient"``.
 
 Then the certificate (:func:`lpm.certify.attach`). A solution that is not yet *good* (certified,
 or converged where no certificate exists) is improved, while the time limit allows, in order of
@@ -80,6 +81,8 @@ def default_time_limit(problems: Sequence[Problem]) -> float:
 def first_method(problem: Problem) -> str:
     """The name of the method ``auto`` runs first on ``problem`` (see the module docstring)."""
     if problem.regime == "unregularised":
+        if problem.loss == "mse":  # attains its minimum at finite points: the gradient finds one
+            return "gradient"
         for name in ("convex", "theory"):
             if METHODS[name].supports(problem) is None:
                 return name
