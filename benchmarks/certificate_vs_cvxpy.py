@@ -2,7 +2,7 @@
 
 Fang et al.'s imbalanced layer-peeled model (CE, learnable classifier, class-average budget,
 E_W = E_H = 1, step imbalance R = 10, d = K) has a convex reformulation: an SDP over the 2K × 2K
-Gram matrix of [h̄; W] with exponential cones (THEORY.md §1.3). A proof of global optimality can
+Gram matrix of [h̄; W] with exponential cones (docs/theory.md §1.3). A proof of global optimality can
 come from solving that SDP (``method="convex"``: cvxpy with Clarabel, then the factors recovered),
 or, as ``method="auto"`` does, from a projected-gradient solve of the factorised problem plus a
 closed-form dual certificate at the point found (:mod:`lpm.certify`: one eigenvalue problem of size

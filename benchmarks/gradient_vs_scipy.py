@@ -2,8 +2,9 @@
 
 The balanced regularised cross-entropy model with free per-sample features and no bias,
 f(W, H) = (1/N) Σ_i CE(W h_i, y_i) + (λ_W/2)‖W‖² + (λ_H/2)‖H‖², whose optimum is Zhu et al.'s
-scaled simplex ETF with the closed-form value of :func:`lpm.theory.zhu_regularised_ce` (THEORY.md
-§5.1; the quick instance is the worked one, K = 4, n = 25, λ = 5e-3, f* = 0.348780384918).
+scaled simplex ETF with the closed-form value of :func:`lpm.theory.zhu_regularised_ce`
+(docs/theory.md §5.1; the quick instance is the worked one, K = 4, n = 25, λ = 5e-3, f* =
+0.348780384918).
 
 Both sides minimise the same function from the same start (Gaussian rows of norm about 1, seed
 0), evaluated by :func:`lpm.objective.value_and_grad` in torch float64 — the one objective. The
@@ -49,7 +50,8 @@ LBFGS_MAX_ITER = 100_000
 
 
 def problem(quick: bool) -> lpm.Problem:
-    """K = 4, n = 25 (THEORY's worked instance) or K = 10, n = 50; d = K; λ_W = λ_H = 5e-3."""
+    """K = 4, n = 25 (the worked instance of docs/theory.md §5.1) or K = 10, n = 50; d = K;
+    λ_W = λ_H = 5e-3."""
     if quick:
         return lpm.Problem.balanced(4, 25, dim=4, decay=(5e-3, 5e-3))
     return lpm.Problem.balanced(10, 50, dim=10, decay=(5e-3, 5e-3))

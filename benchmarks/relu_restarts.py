@@ -1,10 +1,10 @@
 """``relu-restarts``: random restarts solved as one batch against restarts solved one by one.
 
 The unconstrained-feature model with ReLU features (H ≥ 0) has spurious stationary points on the
-boundary where minority features are dead (THEORY.md §3, pitfall 7), so ``method="auto"`` solves
-it from several random starts at once (:data:`lpm.solvers.RELU_RESTARTS` of them, seeds s..s+3,
-stacked into one tensor program) and keeps the best converged one. The baseline solves the same
-starts one after the other (``restarts=1``, seeds s..s+3) and keeps the best. Instance: Dang et
+boundary where minority features are dead (docs/theory.md §3, pitfall 7), so ``method="auto"``
+solves it from several random starts at once (:data:`lpm.solvers.RELU_RESTARTS` of them, seeds
+s..s+3, stacked into one tensor program) and keeps the best converged one. The baseline solves the
+same starts one after the other (``restarts=1``, seeds s..s+3) and keeps the best. Instance: Dang et
 al.'s worked example, n = (100, 100, 10, 10), d = 8, λ_W = λ_H = 1e-3, whose optimum
 0.13149489177 is the closed form :func:`lpm.theory.relu_ufm`. Accuracy: |f − f*| of the kept start.
 """
@@ -31,7 +31,7 @@ TOLERANCE = 1e-9
 
 
 def problem() -> lpm.Problem:
-    """THEORY.md §3's worked instance at λ = 1e-3."""
+    """docs/theory.md §3's worked instance at λ = 1e-3."""
     return lpm.Problem.from_counts((100, 100, 10, 10), dim=8, decay=(1e-3, 1e-3), features="relu")
 
 

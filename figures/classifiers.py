@@ -6,7 +6,7 @@ no bias. The classifier is
 
 * learnable (Fang et al. 2021) — minority collapse: the minority w_k merge beyond R₀ ≈ 3.4;
 * the fixed simplex ETF (Yang et al. 2022) — W cannot collapse, but under this budget the optimum
-  gives the majority longer features (THEORY §2.4); its closed form (KKT, a scalar root) is
+  gives the majority longer features (docs/theory.md §2.4); its closed form (KKT, a scalar root) is
   :func:`lpm.theory.fixed_etf_class_average`, drawn as lines;
 * a fixed random classifier (Shalev et al. 2020): seeded Gaussian rows of norm sqrt(E_W)
   (``classifier_seed`` 0).

@@ -2,11 +2,11 @@
 
 Two regularised unconstrained-feature models, λ_W = λ_H = λ, no bias, d = K = 4:
 
-* CE, balanced (n = 25 per class) — Zhu et al. (NeurIPS 2021, THEORY §5.1): the optimum is a
+* CE, balanced (n = 25 per class) — Zhu et al. (NeurIPS 2021, docs/theory.md §5.1): the optimum is a
   scaled simplex ETF with ‖w_k‖² = ρ(λ) and h̄_k = sqrt(λ_W/(λ_H n)) w_k, and W = H = 0 once
   λ_Wλ_H ≥ 1/(n K²) (:func:`lpm.theory.zhu_collapse_threshold`);
-* MSE, n = (100, 100, 10, 10) — THEORY §5.2: z_k = (sqrt(n_k) − N sqrt(λ_Wλ_H))_+, class k dies
-  once λ_Wλ_H ≥ n_k/N² (:func:`lpm.theory.mse_collapse_threshold`): the minority first.
+* MSE, n = (100, 100, 10, 10) — docs/theory.md §5.2: z_k = (sqrt(n_k) − N sqrt(λ_Wλ_H))_+, class k
+  dies once λ_Wλ_H ≥ n_k/N² (:func:`lpm.theory.mse_collapse_threshold`): the minority first.
 
 Lines: :func:`lpm.theory.zhu_regularised_ce` and :func:`lpm.theory.mse_ufm` on a dense λ grid.
 Markers: ‖w_k‖ and ‖h̄_k‖ of :func:`lpm.solve` (projected gradient on per-sample features, from a

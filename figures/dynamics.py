@@ -9,7 +9,7 @@ peeled model with W fixed to the unit ETF (K = 4, d = K − 1 = 3, E_W = E_H = 1
   CE; MSE ½‖W h − e_y‖²; DR in the paper's form ½(w_yᵀh − sqrt(E_W E_H))² — prefactor ½,
   target sqrt(E_W E_H) = 1. (The authors' released code divides by ‖h‖ and uses the detached
   target ‖w_y‖‖h‖; at E_W = E_H = 1 on the sphere the two agree, inside the ball they do not:
-  THEORY §9. The prefactor rescales the gradient, so it matters here.)
+  docs/theory.md §9. The prefactor rescales the gradient, so it matters here.)
 * the method: fixed-step projected gradient in the scaled features U of :mod:`lpm.constraints`
   (H = s ⊙ U, the budget a ball in U), U ← P(U − η ∇_U f) with η = 1/L, L = E_W K/(K − 1) the
   largest curvature of the three per-sample losses (MSE's; CE's is at most half of it, DR's E_W).

@@ -9,7 +9,7 @@ Five models of the family, each solved at R = 1 (n = (10, 10, 10, 10)) and R = 1
 4. SELI (Thrampoulidis et al. 2022): CE without regularisation — the max-margin (UF-SVM) point,
    whose direction gradient descent approaches (solved by the convex method when registered,
    else by the closed form, and labelled so);
-5. MSE unconstrained features (THEORY §5.2): λ_W = λ_H = 10⁻³.
+5. MSE unconstrained features (docs/theory.md §5.2): λ_W = λ_H = 10⁻³.
 
 Each panel is a Gram matrix of the numerical optimum — W Wᵀ (the classifier) or M Mᵀ (the
 uncentred class means) — divided by its largest diagonal entry and annotated, so that shapes

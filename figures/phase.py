@@ -1,7 +1,7 @@
 """Figure 1 — the minority-collapse phase diagram of the layer-peeled model.
 
-Fang, He, Long, Su (PNAS 2021, THEORY §1.5): with K_A majority classes of n_A samples and K_B
-minority classes of n_B samples, the minority classifiers of the optimum merge as R = n_A/n_B
+Fang, He, Long, Su (PNAS 2021, docs/theory.md §1.5): with K_A majority classes of n_A samples and
+K_B minority classes of n_B samples, the minority classifiers of the optimum merge as R = n_A/n_B
 grows — in the limit R → ∞ by their theorem, and in practice beyond a finite threshold R₀ that
 grows with the budgets.
 

@@ -1,12 +1,14 @@
 """Figure 3 — the ReLU model's orthogonal structure: per-class norms against n_k, several λ.
 
-Dang, Tran, Nguyen, Ho (ICML 2024; THEORY §3): with nonnegative (ReLU) features, CE and weight
-decay λ_W = λ_H = λ, no bias, every optimum has orthogonal class means h̄_k of count-dependent
-length and a classifier w_k = Σ_l (δ_kl − 1/K)(c_l/a_l) h̄_l; class k is exactly 0 once
-λ_Wλ_H ≥ n_k (K−1)/(K N²) (:func:`lpm.theory.relu_collapse_threshold`), the rarest classes first.
+Dang, Tran, Nguyen, Ho (ICML 2024; docs/theory.md §3): with nonnegative (ReLU) features, CE and
+weight decay λ_W = λ_H = λ, no bias, every optimum has orthogonal class means h̄_k of
+count-dependent length and a classifier w_k = Σ_l (δ_kl − 1/K)(c_l/a_l) h̄_l; class k is exactly 0
+once λ_Wλ_H ≥ n_k (K−1)/(K N²) (:func:`lpm.theory.relu_collapse_threshold`), the rarest classes
+first.
 
 Problem: K = 10, long-tailed counts n_k = round(100 · 10^(−(k−1)/9)) (N = 409), d = 2K (at d = K
-random starts are trapped at non-global stationary points: THEORY §3 and the gallery's note).
+random starts are trapped at non-global stationary points: docs/theory.md §3 and the gallery's
+note).
 
 * Markers: ‖h̄_k‖ and ‖w_k‖ of :func:`lpm.solve` (projected gradient, 4 random starts, H ≥ 0),
   trusted only when converged *and* certified (a converged start can be a non-global point).

@@ -1,6 +1,6 @@
 """Figure 5 — SELI and the vanishing-regularisation limit.
 
-Thrampoulidis, Kini, Vakilian, Behnia (NeurIPS 2022; THEORY §4): without regularisation the
+Thrampoulidis, Kini, Vakilian, Behnia (NeurIPS 2022; docs/theory.md §4): without regularisation the
 direction of the CE iterates approaches the UF-SVM solution, whose geometry (SELI) is
 W Wᵀ = (P_K D P_K)^{1/2} for D = diag(n) — not an ETF under imbalance, and without minority
 collapse at any finite R. With weight decay λ_W = λ_H = λ the optimum is unique and its shape

@@ -4,9 +4,9 @@ Every numerical point of a figure comes from :func:`solve_points`; :func:`truste
 the figures may draw it as data: the solve converged (the optimality residual reached the
 solver's tolerance) and, where :mod:`lpm.certify` has a certificate for the variant, the certified
 gap is closed. A converged solve whose certificate leaves a gap is a stationary point that is not
-the global optimum (the ReLU model has such points, THEORY §3): it is *not* trusted. An untrusted
-point is still returned — the figures draw it as a hollow red ✕ (:mod:`lpm.plotting`), never as
-data.
+the global optimum (the ReLU model has such points, docs/theory.md §3): it is *not* trusted. An
+untrusted point is still returned — the figures draw it as a hollow red ✕ (:mod:`lpm.plotting`),
+never as data.
 
 Problems are solved one at a time rather than with :func:`lpm.solve_batch`: a batch iterates
 until its slowest member converges and keeps computing the converged ones, which on a grid with a

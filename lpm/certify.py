@@ -6,8 +6,8 @@ bounds the suboptimality of the candidate. Every bound is a weak-duality argumen
 rigorous, with its floating-point error subtracted, and it is valid at ANY input point: at a
 non-optimal point it is simply loose and the gap is clearly positive.
 
-Step 1 — reduction to class means (Jensen; THEORY.md §1.1). Replacing every h_i by its class mean
-h̄_k keeps the loss (convex in h) from increasing and keeps every budget: class-average
+Step 1 — reduction to class means (Jensen; docs/theory.md §1.1). Replacing every h_i by its class
+mean h̄_k keeps the loss (convex in h) from increasing and keeps every budget: class-average
 (1/K)Σ_k ‖h̄_k‖² ≤ E_H; per-sample ‖h̄_k‖² ≤ E_H; sphere ‖h̄_k‖² ≤ r² (a relaxation: the means of
 points on a sphere fill the ball); decay Σ_i ‖h_i‖² ≥ Σ_k n_k ‖h̄_k‖²; ReLU h̄_k ≥ 0. So a lower
 bound of the class-mean problem, in which class k carries the weight π_k = n_k / N, bounds the
@@ -15,11 +15,11 @@ per-sample problem.
 
 Step 2 — a convex problem. With a fixed classifier the class-mean problem is convex in (h̄, b).
 With a learnable one it is convex in the Gram matrix X ⪰ 0 of [h̄_1..h̄_K, w_1..w_K] (2K × 2K,
-THEORY.md §1.3): the logits are z_kj = X_{k,K+j} + b_j, linear in X, every budget and decay is
+docs/theory.md §1.3): the logits are z_kj = X_{k,K+j} + b_j, linear in X, every budget and decay is
 linear in diag X, and ReLU features add X_{kl} ≥ 0 on the feature block (the doubly-nonnegative
 relaxation: exact for K ≤ 4 with d large enough, since doubly-nonnegative = completely positive up
 to 4 × 4; possibly loose beyond, and the gap then says so). The convex problem is exact when an
-optimal X has rank ≤ d (rank ≤ K − 1 for free features, THEORY.md §1.3); otherwise its bound is
+optimal X has rank ≤ d (rank ≤ K − 1 for free features, docs/theory.md §1.3); otherwise its bound is
 valid but below the optimum at dimension d.
 
 Step 3 — weak duality at the candidate. F, the loss part, is convex, so for every X (and b)
@@ -60,7 +60,7 @@ feature block for ReLU), a positive diagonal scaling D and τ ≥ ⟨D, X⟩ on 
   ``objective`` argument of the public functions must be that of a feasible point (a value
   below the optimum would void the bound).
 * Penalised bias: min_b ⟨g_b, b⟩ + (λ_b/2)‖b‖² = −‖g_b‖²/(2λ_b), exactly.
-* Unregularised learnable CE: the UF-SVM of SELI (THEORY.md §4); its dual bound from any
+* Unregularised learnable CE: the UF-SVM of SELI (docs/theory.md §4); its dual bound from any
   nonnegative margin multipliers, rescaled into the dual feasible set (:func:`svm_lower_bound`).
 
 Floating-point error. Every bound subtracts an allowance ROUNDING_SAFETY·(n + 8)·eps times the
@@ -386,8 +386,8 @@ def gram_certificate(
     >>> from lpm.classifiers import simplex_etf
     >>> p = Problem.balanced(3, 2, energy=(1.0, 1.0))
     >>> E = simplex_etf(3, 3)
-    >>> round(gram_certificate(p, E, E).lower_bound, 9)   # log(1 + 2 exp(−3/2)), THEORY.md §1.2
-    0.368981135
+    >>> round(gram_certificate(p, E, E).lower_bound, 9)   # log(1 + 2 exp(−3/2)), docs/theory.md
+    §1.2 0.368981135
     """
     if problem.classifier != "learnable":
         raise ValueError("gram_certificate needs a learnable classifier; use fixed_certificate")
@@ -734,7 +734,7 @@ def fixed_certificate(
     >>> from lpm.classifiers import classifier_matrix
     >>> p = Problem.from_counts((100, 100, 10, 10), dim=4, classifier="etf",
     ...                         budget="per-sample", energy=(1.0, 1.0))
-    >>> round(fixed_certificate(p, classifier_matrix(p)).lower_bound, 9)   # THEORY.md §2.2
+    >>> round(fixed_certificate(p, classifier_matrix(p)).lower_bound, 9)   # docs/theory.md §2.2
     0.582657653
     """
     if problem.classifier == "learnable":
@@ -788,7 +788,7 @@ def fixed_certificate(
 
 # -------------------------------------------------------------------------------------- UF-SVM
 def svm_lower_bound(problem: Problem, multipliers: NDArray[np.float64]) -> float:
-    """Certified lower bound on the UF-SVM value of SELI (THEORY.md §4) from margin multipliers.
+    """Certified lower bound on the UF-SVM value of SELI (docs/theory.md §4) from multipliers.
 
     The class-mean UF-SVM min ⟨C, X⟩ s.t. X_{k,K+k} − X_{k,K+c} ≥ 1 (c ≠ k), X ⪰ 0, with
     C = ½ diag(n_1..n_K, 1..1), is equivalent to the per-sample one (Jensen). Its dual is

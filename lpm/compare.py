@@ -6,7 +6,7 @@ This module builds such variants of a :class:`~lpm.problem.Problem` (balanced co
 classifier, loss, kind of features or feature budget), solves them together with
 :func:`lpm.solve_batch`, and measures every row on the *base* problem's minority classes, so that
 the minority separation max_{k<l minority} ‖w_k − w_l‖² of a balanced row is the number to hold
-against the imbalanced one (2K/(K−1)·E_W for the balanced LPM optimum, THEORY.md §1.5).
+against the imbalanced one (2K/(K−1)·E_W for the balanced LPM optimum, docs/theory.md §1.5).
 
 References
 ----------

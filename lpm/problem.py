@@ -342,7 +342,7 @@ class Problem:
         return math.sqrt(self.energy[0] * self.energy[1]) if self.energy is not None else 0.0
 
     def to_dict(self) -> dict:
-        """The JSON form of ../shared/INTERFACE.md (``problem`` object)."""
+        """The JSON form of docs/cli.md (``problem`` object)."""
         return {
             "counts": list(self.counts),
             "K": self.K,

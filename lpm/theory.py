@@ -3,10 +3,10 @@
 Every prediction returns a :class:`Prediction` — the optimal objective and the Gram matrices that
 fix the optimum up to a rotation of R^d — and raises ``ValueError("<name>: needs X, got Y")``
 outside the hypotheses under which the statement is proved. The statements, their sources and the
-worked numbers are collected in ../shared/THEORY.md; the section of that file is quoted in each
-docstring as "THEORY §x". Constants that THEORY.md marks [RECALL] were re-derived here (the
-derivation is summarised in the docstring) and checked against :func:`lpm.solve` and cvxpy
-(tests/test_theory.py keeps the checks).
+worked numbers are collected in docs/theory.md; the section of that page is quoted in each
+docstring as "docs/theory.md §x". Constants whose exact form the papers do not give in the
+quoted statement were re-derived here (the derivation is summarised in the docstring) and checked
+against :func:`lpm.solve` and cvxpy (tests/test_theory.py keeps the checks).
 
 Conventions (the package's, see :mod:`lpm`): the loss is averaged over the N samples; decays add
 (λ_W/2)‖W‖_F² + (λ_H/2)‖H‖_F² with ‖H‖_F² over all N samples; P_K = I_K − 11ᵀ/K; the unit simplex
@@ -101,7 +101,7 @@ class Prediction:
     bias : ndarray, shape=[K], or None
         The optimal b (a representative when only b up to a constant shift is fixed).
     reference : str
-        Paper and theorem (or equation), and the section of THEORY.md.
+        Paper and theorem (or equation), and the section of docs/theory.md.
     claim : str
         The statement in one sentence.
     notes : str
@@ -253,7 +253,7 @@ def balanced_lpm_value(K: int, E_W: float, E_H: float) -> float:
 
     The true-class logit of the optimum is sqrt(E_W E_H), every other logit −sqrt(E_W E_H)/(K−1):
     the margin is (K/(K−1)) sqrt(E_W E_H). Fang, He, Long, Su (PNAS 2021), Theorem 3 of
-    arXiv 2101.12699 (numbering recalled); THEORY §1.2.
+    arXiv 2101.12699 (arXiv numbering); docs/theory.md §1.2.
 
     Parameters
     ----------
@@ -278,11 +278,11 @@ def balanced_lpm_value(K: int, E_W: float, E_H: float) -> float:
 def lpm_balanced(problem: Problem) -> Prediction:
     """Balanced layer-peeled model: the optimum is a simplex ETF with h_i = sqrt(E_H/E_W) w_{y_i}.
 
-    Statement (Fang, He, Long, Su, PNAS 2021, Theorem 3 of arXiv 2101.12699; THEORY §1.2): with n
-    samples per class, d ≥ K − 1 and CE, every global minimiser has W Wᵀ = E_W (K/(K−1)) P_K and
-    h_i = sqrt(E_H/E_W) w_{y_i}; the value is :func:`balanced_lpm_value`.
+    Statement (Fang, He, Long, Su, PNAS 2021, Theorem 3 of arXiv 2101.12699; docs/theory.md §1.2):
+    with n samples per class, d ≥ K − 1 and CE, every global minimiser has W Wᵀ = E_W (K/(K−1)) P_K
+    and h_i = sqrt(E_H/E_W) w_{y_i}; the value is :func:`balanced_lpm_value`.
 
-    Derivation (summary; the constant is re-derived, THEORY marks the statement [RECALL]). Collapse
+    Derivation (summary; the constant is re-derived here, not copied from the paper). Collapse
     the features to their means (CE is convex in h and the budget is a mean of squares). By Jensen
     on the K − 1 wrong logits, CE(z, k) ≥ log(1 + (K−1) exp(x_k)) with x_k the mean wrong-minus-true
     logit (Σ_j w_j − K w_k)·h̄_k/(K−1); by convexity in x, the class average is
@@ -323,7 +323,9 @@ def lpm_balanced(problem: Problem) -> Prediction:
         m_gram=E_H * G,
         wm_gram=math.sqrt(E_W * E_H) * G,
         bias=None,
-        reference="Fang, He, Long, Su, PNAS 118 (2021), arXiv 2101.12699 Theorem 3; THEORY §1.2",
+        reference=(
+            "Fang, He, Long, Su, PNAS 118 (2021), arXiv 2101.12699 Theorem 3; docs/theory.md §1.2"
+        ),
         claim=(
             "With balanced classes, every global minimiser of the layer-peeled model is a simplex "
             "ETF with ‖w_k‖² = E_W and h_i = sqrt(E_H/E_W) w_{y_i}."
@@ -353,9 +355,9 @@ def fixed_etf(problem: Problem) -> Prediction:
     """Fixed ETF classifier, per-sample budget: h_i = sqrt(E_H/E_W) w_{y_i} for any counts.
 
     Statement (Yang, Xie, Chen, Li, Lin, Tao, NeurIPS 2022, arXiv 2203.09081, Theorem 1 — numbering
-    recalled; THEORY §2.2): with W fixed to a simplex ETF with ‖w_k‖² = E_W and ‖h_i‖² ≤ E_H for
-    every sample, the unique minimiser is h_i = sqrt(E_H/E_W) w_{y_i}, whatever the counts; the
-    value is the balanced L* of :func:`balanced_lpm_value`.
+    recalled; docs/theory.md §2.2): with W fixed to a simplex ETF with ‖w_k‖² = E_W and ‖h_i‖² ≤
+    E_H for every sample, the unique minimiser is h_i = sqrt(E_H/E_W) w_{y_i}, whatever the counts;
+    the value is the balanced L* of :func:`balanced_lpm_value`.
 
     Derivation (summary): the problem splits into one convex problem per sample,
     min CE(W h, k) s.t. ‖h‖² ≤ E_H. The permutations of the classes other than k act on span(W)
@@ -372,7 +374,7 @@ def fixed_etf(problem: Problem) -> Prediction:
 
     Notes
     -----
-    The class-average budget is refused: it changes the optimum (THEORY §2.4); see
+    The class-average budget is refused: it changes the optimum (docs/theory.md §2.4); see
     :func:`fixed_etf_class_average`.
     """
     name = "fixed_etf"
@@ -399,7 +401,8 @@ def fixed_etf(problem: Problem) -> Prediction:
         wm_gram=math.sqrt(E_W * E_H) * G,
         bias=None,
         reference=(
-            "Yang, Xie, Chen, Li, Lin, Tao, NeurIPS 2022, arXiv 2203.09081 Theorem 1; THEORY §2.2"
+            "Yang, Xie, Chen, Li, Lin, Tao, NeurIPS 2022, arXiv 2203.09081 Theorem 1; "
+            "docs/theory.md §2.2"
         ),
         claim=(
             "With the classifier fixed to a simplex ETF and a per-sample feature budget, every "
@@ -460,8 +463,8 @@ def _class_average_lengths(
 def fixed_etf_class_average(problem: Problem) -> Prediction:
     """Fixed ETF classifier under Fang's class-average budget: h̄_k = a_k w_k/‖w_k‖, unequal a_k.
 
-    Statement (derived here; THEORY §2.4): with W fixed to a simplex ETF (‖w_k‖² = E_W) and the
-    budget (1/K)Σ_k (1/n_k)Σ_i ‖h_ki‖² ≤ E_H, the minimiser is h_i = a_{y_i} w_{y_i}/sqrt(E_W)
+    Statement (derived here; docs/theory.md §2.4): with W fixed to a simplex ETF (‖w_k‖² = E_W) and
+    the budget (1/K)Σ_k (1/n_k)Σ_i ‖h_ki‖² ≤ E_H, the minimiser is h_i = a_{y_i} w_{y_i}/sqrt(E_W)
     where (a_k) minimises Σ_k (n_k/N) log(1 + (K−1) exp(−c a_k)), c = sqrt(E_W) K/(K−1), subject to
     Σ_k a_k² = K E_H. Majority classes get longer features; with balanced counts a_k = sqrt(E_H).
 
@@ -470,7 +473,7 @@ def fixed_etf_class_average(problem: Problem) -> Prediction:
     with a length a_k ≥ 0. The remaining problem in a is convex and separable apart from the
     budget: its KKT system reduces to one multiplier μ, found by a scalar root (see
     ``_class_average_lengths``). For K=4, n=(100,100,10,10), E_W=E_H=1 this gives
-    a = (1.38436, 1.38436, 0.28904, 0.28904) and the value 0.45361, as THEORY §2.4 quotes.
+    a = (1.38436, 1.38436, 0.28904, 0.28904) and the value 0.45361, as docs/theory.md §2.4 quotes.
 
     Parameters
     ----------
@@ -501,7 +504,7 @@ def fixed_etf_class_average(problem: Problem) -> Prediction:
         bias=None,
         reference=(
             "Yang et al., NeurIPS 2022 (model) with Fang et al.'s class-average budget, "
-            "PNAS 2021; derived (KKT), THEORY §2.4"
+            "PNAS 2021; derived (KKT), docs/theory.md §2.4"
         ),
         claim=(
             "With a fixed ETF classifier and the class-average budget, each class mean points "
@@ -517,7 +520,7 @@ def fixed_etf_class_average(problem: Problem) -> Prediction:
 def dot_regression(problem: Problem) -> Prediction:
     """Dot-regression loss with a fixed classifier: value 0 at h_i = sqrt(E_H/E_W) w_{y_i}.
 
-    Statement (Yang et al., NeurIPS 2022, arXiv 2203.09081, the DR loss; THEORY §2.3): with
+    Statement (Yang et al., NeurIPS 2022, arXiv 2203.09081, the DR loss; docs/theory.md §2.3): with
     ℓ(h) = ½(w_yᵀh − sqrt(E_W E_H))², ‖w_y‖² = E_W and ‖h‖² ≤ E_H, Cauchy–Schwarz gives
     w_yᵀh ≤ sqrt(E_W E_H), with equality iff h = sqrt(E_H/E_W) w_y: the minimum is 0 and the
     minimiser is the same as for CE with a fixed ETF.
@@ -548,7 +551,9 @@ def dot_regression(problem: Problem) -> Prediction:
         m_gram=C * C * Gw,
         wm_gram=C * Gw,
         bias=None,
-        reference="Yang et al., NeurIPS 2022, arXiv 2203.09081 (dot-regression loss); THEORY §2.3",
+        reference=(
+            "Yang et al., NeurIPS 2022, arXiv 2203.09081 (dot-regression loss); docs/theory.md §2.3"
+        ),
         claim=(
             "The dot-regression loss with a fixed classifier reaches 0 exactly at "
             "h_i = sqrt(E_H/E_W) w_{y_i}, the same minimiser as CE with a fixed ETF."
@@ -568,8 +573,8 @@ def relu_collapse_threshold(
 ) -> float | NDArray[np.float64]:
     """λ_W λ_H at and above which class k's features are 0 at the ReLU-UFM optimum.
 
-    τ_k = n_k (K−1) / (K N²)  (THEORY §3; derived: q_k = N sqrt(λ_Wλ_H (K−1)/(K n_k)) reaches
-    (K−1)/K). Minority classes collapse first; every class is 0 once λ_Wλ_H ≥ max_k τ_k.
+    τ_k = n_k (K−1) / (K N²)  (docs/theory.md §3; derived: q_k = N sqrt(λ_Wλ_H (K−1)/(K n_k))
+    reaches (K−1)/K). Minority classes collapse first; every class is 0 once λ_Wλ_H ≥ max_k τ_k.
 
     Parameters
     ----------
@@ -609,10 +614,10 @@ def _pick(name: str, values: NDArray[np.float64], k: int | None) -> float | NDAr
 def relu_ufm(problem: Problem) -> Prediction:
     """Imbalanced CE with ReLU features under weight decay: orthogonal means, centred classifier.
 
-    Statement (Dang, Tran, Nguyen, Ho, ICML 2024, arXiv 2401.02058; THEORY §3 — the formulas are
-    re-derived for this package's convention (1/N)ΣCE + (λ_W/2)‖W‖² + (λ_H/2)‖H‖², which differs
-    from the authors' code by CE/2; THEORY §9): every minimiser has h_i = h̄_{y_i},
-    h̄_k = a_k e_{π(k)} (disjoint supports, so the means are orthogonal),
+    Statement (Dang, Tran, Nguyen, Ho, ICML 2024, arXiv 2401.02058; docs/theory.md §3 — the
+    formulas are re-derived for this package's convention (1/N)ΣCE + (λ_W/2)‖W‖² + (λ_H/2)‖H‖²,
+    which differs from the authors' code by CE/2; docs/theory.md §9): every minimiser has h_i =
+    h̄_{y_i}, h̄_k = a_k e_{π(k)} (disjoint supports, so the means are orthogonal),
     W h̄_k = t_k (e_k − 1/K), and w_k = Σ_l (δ_kl − 1/K) (c_l/a_l) h̄_l.
 
     Derivation (summary). Put column π(l) of W equal to c_l (e_l − 1/K) and h̄_l = a_l e_{π(l)}:
@@ -669,7 +674,7 @@ def relu_ufm(problem: Problem) -> Prediction:
         bias=None,
         reference=(
             "Dang, Tran, Nguyen, Ho, ICML 2024, arXiv 2401.02058 (ReLU UFM); constants "
-            "re-derived for (1/N)ΣCE + (λ_W/2)‖W‖² + (λ_H/2)‖H‖², THEORY §3"
+            "re-derived for (1/N)ΣCE + (λ_W/2)‖W‖² + (λ_H/2)‖H‖², docs/theory.md §3"
         ),
         claim=(
             "With ReLU features the class means are orthogonal with count-dependent lengths "
@@ -722,9 +727,9 @@ def _seli_grams(
 def seli(problem: Problem) -> Prediction:
     """Unregularised imbalanced CE: the max-margin (UF-SVM) point, whose direction is SELI.
 
-    Statement (Thrampoulidis, Kini, Vakilian, Behnia, NeurIPS 2022, arXiv 2208.05512; THEORY §4):
-    without regularisation CE has no minimiser; gradient descent's direction approaches the
-    solution of the UF-SVM min ½(‖W‖² + ‖H‖²) s.t. (w_{y_i} − w_c)ᵀh_i ≥ 1, which has
+    Statement (Thrampoulidis, Kini, Vakilian, Behnia, NeurIPS 2022, arXiv 2208.05512;
+    docs/theory.md §4): without regularisation CE has no minimiser; gradient descent's direction
+    approaches the solution of the UF-SVM min ½(‖W‖² + ‖H‖²) s.t. (w_{y_i} − w_c)ᵀh_i ≥ 1, which has
     logits W Hᵀ = Ẑ = P_K Y (the "SEL" matrix, Y one-hot K × N), W Wᵀ = (P_K D P_K)^{1/2},
     class-mean Gram D^{−1/2}(D^{1/2} P_K D^{1/2})^{1/2} D^{−1/2}, W Mᵀ = P_K (every margin exactly
     1), and value ‖Ẑ‖_* = Σ sqrt(eig(P_K D P_K)), D = diag(n).
@@ -764,7 +769,7 @@ def seli(problem: Problem) -> Prediction:
         bias=None,
         reference=(
             "Thrampoulidis, Kini, Vakilian, Behnia, NeurIPS 2022, arXiv 2208.05512 (SELI); "
-            "THEORY §4"
+            "docs/theory.md §4"
         ),
         claim=(
             "Without regularisation the CE iterates diverge in norm and their direction "
@@ -834,7 +839,7 @@ def seli_ratios(KA: int, KB: int, R: float) -> dict[str, float]:
 def zhu_collapse_threshold(n: int, K: int) -> float:
     """λ_W λ_H at and above which the balanced regularised CE optimum is W = H = 0: 1/(n K²).
 
-    Zhu et al. 2021 (THEORY §5.1): the ETF optimum exists iff sqrt(n λ_W λ_H) < 1/K.
+    Zhu et al. 2021 (docs/theory.md §5.1): the ETF optimum exists iff sqrt(n λ_W λ_H) < 1/K.
     """
     ok = all(not isinstance(v, bool) and int(v) == v for v in (n, K)) and n >= 1 and K >= 2
     _need("zhu_collapse_threshold", ok, "integers n ≥ 1 and K ≥ 2", f"n={n!r}, K={K!r}")
@@ -845,7 +850,7 @@ def zhu_regularised_ce(problem: Problem) -> Prediction:
     """Balanced CE under weight decay (Zhu et al. 2021): a scaled simplex ETF, or W = H = 0.
 
     Statement (Zhu, Ding, Zhou, Li, You, Sulam, Qu, NeurIPS 2021, arXiv 2105.02375, Theorem 3.1 —
-    numbering recalled; THEORY §5.1): with n samples per class and d ≥ K − 1, every global
+    arXiv numbering; docs/theory.md §5.1): with n samples per class and d ≥ K − 1, every global
     minimiser of (1/N)ΣCE(W h_i + b, y_i) + (λ_W/2)‖W‖² + (λ_H/2)‖H‖² (+ (λ_b/2)‖b‖²) has
     h_i = h̄_{y_i} = α w_{y_i}, α = sqrt(λ_W/(λ_H n)), W Wᵀ = ρ (K/(K−1)) P_K, and b = b 1
     (b = 0 when λ_b > 0; any constant with a free bias).
@@ -903,7 +908,7 @@ def zhu_regularised_ce(problem: Problem) -> Prediction:
         bias=np.zeros(K) if problem.bias != "none" else None,
         reference=(
             "Zhu, Ding, Zhou, Li, You, Sulam, Qu, NeurIPS 2021, arXiv 2105.02375 Theorem 3.1; "
-            "ρ re-derived, THEORY §5.1"
+            "ρ re-derived, docs/theory.md §5.1"
         ),
         claim=(
             "With balanced classes and weight decay, the CE optimum is a simplex ETF with "
@@ -925,7 +930,7 @@ def mse_collapse_threshold(
 ) -> float | NDArray[np.float64]:
     """λ_W λ_H at and above which class k vanishes from the bias-free MSE optimum: n_k / N².
 
-    From z_k = (sqrt(n_k) − N sqrt(λ_Wλ_H))_+ (THEORY §5.2).
+    From z_k = (sqrt(n_k) − N sqrt(λ_Wλ_H))_+ (docs/theory.md §5.2).
 
     Parameters
     ----------
@@ -949,8 +954,8 @@ def mse_ufm_no_bias(problem: Problem) -> Prediction:
     """Bias-free MSE under weight decay, any counts: classifiers and means form an orthogonal frame.
 
     Statement (Dang, Tran, Osher, Tran-The, Ho, Nguyen, ICML 2023, arXiv 2301.00437, one-layer
-    case; derived and checked here, THEORY §5.2): the optimum collapses to the class means; with
-    G = Mᵀ D^{1/2} (columns sqrt(n_k) h̄_k) the objective is
+    case; derived and checked here, docs/theory.md §5.2): the optimum collapses to the class means;
+    with G = Mᵀ D^{1/2} (columns sqrt(n_k) h̄_k) the objective is
     (1/(2N))‖W G − D^{1/2}‖² + (λ_W/2)‖W‖² + (λ_H/2)‖G‖², and minimising the penalty over the
     factorisations of Z = W G gives sqrt(λ_Wλ_H)‖Z‖_*. The proximal step of the nuclear norm on
     the diagonal target D^{1/2} soft-thresholds it: Z = diag(z), z_k = (sqrt(n_k) − N
@@ -985,7 +990,7 @@ def mse_ufm_no_bias(problem: Problem) -> Prediction:
         bias=None,
         reference=(
             "Dang, Tran, Osher, Tran-The, Ho, Nguyen, ICML 2023, arXiv 2301.00437 (MSE, "
-            "imbalanced, bias-free); derived, THEORY §5.2"
+            "imbalanced, bias-free); derived, docs/theory.md §5.2"
         ),
         claim=(
             "Bias-free MSE with weight decay: classifiers and class means are orthogonal, "
@@ -1001,7 +1006,7 @@ def mse_ufm_no_bias(problem: Problem) -> Prediction:
 def mse_ufm_free_bias(problem: Problem) -> Prediction:
     """Balanced MSE under weight decay with an unregularised bias: a simplex ETF and b = 1/K.
 
-    Statement (Tirer and Bruna, ICML 2022, balanced case; derived and checked here, THEORY
+    Statement (Tirer and Bruna, ICML 2022, balanced case; derived and checked here, docs/theory.md
     §5.3): the optimal bias is b = 1/K − W μ with μ the mean feature; the loss depends only on
     the centred means, and the penalty is smallest when μ = 0. The target becomes sqrt(n) P_K
     (singular value sqrt(n), K − 1 times), so W h̄_k = (1 − K sqrt(n λ_Wλ_H))_+ (e_k − 1/K) and
@@ -1037,7 +1042,9 @@ def mse_ufm_free_bias(problem: Problem) -> Prediction:
         m_gram=(z / n0) * P / ratio,
         wm_gram=factor * P,
         bias=np.full(K, 1.0 / K),
-        reference="Tirer and Bruna, ICML 2022 (MSE, balanced, free bias); derived, THEORY §5.3",
+        reference=(
+            "Tirer and Bruna, ICML 2022 (MSE, balanced, free bias); derived, docs/theory.md §5.3"
+        ),
         claim=(
             "Balanced MSE with an unregularised bias: W h̄_k = (1 − K sqrt(n λ_Wλ_H))_+ "
             "(e_k − 1/K) and b = 1/K, a simplex ETF."
@@ -1069,9 +1076,9 @@ def random_classifier_bound(problem: Problem) -> Prediction:
     """Fixed classifier, balanced CE: optimum ≥ log(1 + (K−1) exp(−sK/(K−1))), s = sqrt(E_W E_H).
 
     Statement (Shalev, Shalev, Keshet, arXiv 2011.08704, fixed random class vectors with cosine
-    logits of scale s; THEORY §6 — bound derived): with rows ‖w_k‖² = E_W and features of norm at
-    most sqrt(E_H) (a sphere, or either budget), the balanced optimum is at least the ETF value,
-    with equality iff the fixed rows form a simplex ETF.
+    logits of scale s; docs/theory.md §6 — bound derived): with rows ‖w_k‖² = E_W and features of
+    norm at most sqrt(E_H) (a sphere, or either budget), the balanced optimum is at least the ETF
+    value, with equality iff the fixed rows form a simplex ETF.
 
     Derivation: the argument of :func:`lpm_balanced` uses only (1/K)Σ‖w_k‖² ≤ E_W, so it bounds
     the optimum for any fixed W (Jensen on the wrong logits, convexity in the mean margin,
@@ -1108,7 +1115,7 @@ def random_classifier_bound(problem: Problem) -> Prediction:
         bias=None,
         reference=(
             "Shalev, Shalev, Keshet, arXiv 2011.08704 (fixed random classifier); bound derived, "
-            "THEORY §6"
+            "docs/theory.md §6"
         ),
         claim=(
             "For any fixed classifier with rows of norm sqrt(E_W) and features of norm at most "

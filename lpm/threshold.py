@@ -1,13 +1,13 @@
 """The minority-collapse threshold R₀ of the layer-peeled model, by bisection on certified solves.
 
-Fang, He, Long and Su (PNAS 2021, arXiv 2101.12699, Theorem 5 — numbering recalled; THEORY.md
+Fang, He, Long and Su (PNAS 2021, arXiv 2101.12699, Theorem 5 (arXiv numbering); docs/theory.md
 §1.5) prove that in the layer-peeled model with K_A majority classes of n_A samples, K_B minority
 classes of n_B samples and R = n_A/n_B, the minority classifiers of every global minimiser
 coincide in the limit R → ∞. They report, empirically, a *finite* ratio R₀ beyond which they
 coincide already; this module measures it:
 
     D_w(R) = max over minority pairs k < l of ‖w_k − w_l‖²,
-    R₀     = the smallest R with D_w(R) ≤ 1e-6 · E_W                       (INTERFACE.md).
+    R₀     = the smallest R with D_w(R) ≤ 1e-6 · E_W                       (docs/cli.md).
 
 The model is CE with a learnable classifier, the class-average budgets (1/K)Σ‖w_k‖² ≤ E_W and
 (1/K)Σ_k (1/n_k)Σ_i‖h_ki‖² ≤ E_H, no bias, free features. Its optimum depends on the counts only
@@ -22,7 +22,7 @@ the separation goes to 0 smoothly (about linearly in R₀ − R), and first-orde
 there by orders of magnitude, while the SDP's accuracy (~1e-8 in D_w) stays well below the
 criterion. Any method of :data:`lpm.METHODS` may be named instead.
 
-Reference values (THEORY.md §1.5, from independent SDP bisections; compare to about 2 %):
+Reference values (docs/theory.md §1.5, from independent SDP bisections; compare to about 2 %):
 (K_A, K_B, E_W, E_H) = (2, 2, 1, 1) ≈ 3.41; (5, 5, 1, 5) ≈ 12.3; (5, 5, 1, 1) ≈ 1.74;
 (2, 2, 1, 5) ≈ 51.5.
 """
@@ -58,7 +58,7 @@ class ThresholdNotFound(RuntimeError):
     (the command line exits 3, not 2)."""
 
 
-#: The collapse criterion of INTERFACE.md: D_w ≤ COLLAPSE_RTOL · E_W.
+#: The collapse criterion of docs/cli.md: D_w ≤ COLLAPSE_RTOL · E_W.
 COLLAPSE_RTOL = 1e-6
 
 #: The bracketing search gives up beyond this ratio (the limit R → ∞ is the theorem; a finite
@@ -177,7 +177,7 @@ def minority_collapse_threshold(
     """The minority-collapse threshold R₀ of the layer-peeled model (Fang et al. 2021).
 
     R₀ is the smallest ratio R = n_A/n_B at which D_w(R) = max over minority pairs ‖w_k − w_l‖²
-    of the optimum is at most 1e-6·E_W (INTERFACE.md; THEORY.md §1.5). The bracket is found by
+    of the optimum is at most 1e-6·E_W (docs/cli.md; docs/theory.md §1.5). The bracket is found by
     doubling R from 1, then shrunk by bisection (at simple rationals, see the module docstring)
     until hi − lo ≤ rtol·hi. D_w is assumed non-increasing in R (what the theorem's numerics and
     the check ``minority-collapse`` of ``proofs_check`` show).
@@ -210,7 +210,7 @@ def minority_collapse_threshold(
 
     Examples
     --------
-    >>> r = minority_collapse_threshold(2, 2, (1.0, 1.0), rtol=1e-2)   # THEORY §1.5: ≈ 3.41
+    >>> r = minority_collapse_threshold(2, 2, (1.0, 1.0), rtol=1e-2)   # docs/theory.md §1.5: ≈ 3.41
     >>> abs(r.threshold / 3.41 - 1) < 0.02
     True
     """

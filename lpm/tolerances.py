@@ -17,7 +17,7 @@ __all__ = [
 
 #: Optimality-residual tolerance at which a solve is called converged, by (method, dtype).
 TOL: dict[tuple[str, str], float] = {
-    # float64 projected gradient reaches 1e-11 on every worked example of THEORY.md in a few
+    # float64 projected gradient reaches 1e-11 on every worked example of docs/theory.md in a few
     # thousand steps; 1e-10 leaves a decade of margin and keeps objectives exact to ~1e-14.
     ("gradient", "float64"): 1e-10,
     # float32 carries ~7 digits; the residual of a stationary point cannot fall much below
@@ -38,7 +38,7 @@ GAP_TOL = 1e-8
 #: Relative tolerances of the theorem checks (proofs_check/) comparing a solve with a prediction.
 CHECK_TOL: dict[str, float] = {
     # A gradient solve at residual 1e-10 has objective errors of ~1e-12 relative; 1e-8 leaves
-    # margin for THEORY.md's printed digits and for ill-conditioned grid points.
+    # margin for docs/theory.md's printed digits and for ill-conditioned grid points.
     "objective": 1e-8,
     # Gram matrices converge like the square root of the objective error near a nondegenerate
     # optimum: 1e-6 relative in the Frobenius norm.
@@ -60,7 +60,7 @@ CHECK_TOL: dict[str, float] = {
     # Smallest normalised distance from the ETF that counts as "not an ETF": four decades above the
     # Gram tolerance, and well below the distances that occur (0.43 at the worked instance).
     "not-etf-distance": 1e-2,
-    # THEORY §1.5: "the value near R₀ is sensitive to the solver's accuracy ... compare
+    # docs/theory.md §1.5: "the value near R₀ is sensitive to the solver's accuracy ... compare
     # thresholds to about 2 %".
     "threshold": 0.02,
     # Relative size of a feature's component outside span(W): the gradient of CE at h lies in

@@ -1,4 +1,4 @@
-"""Theorem checks: each statement of ../shared/THEORY.md, solved on a grid and compared.
+"""Theorem checks: each statement of docs/theory.md, solved on a grid and compared.
 
 One module per statement. Each module holds ``ID`` (short kebab-case), ``CLAIM`` (one line, with
 its sense when the statement must come out false), ``REFERENCE``, ``cases(quick)`` (the problems)

@@ -194,8 +194,8 @@ def solve_all(problems: Sequence[Problem], method: str = "auto", **options) -> l
     """Solve problems with :func:`lpm.solve_batch` (same-structured problems share one batch).
 
     ``"auto"`` answers an unconverged or uncertified gradient solve of a small problem by the
-    certified convex program (boundary stationary points of ReLU problems, THEORY.md §3, are the
-    usual cause); checks that need per-sample features from a random start, or a method
+    certified convex program (boundary stationary points of ReLU problems, docs/theory.md §3, are
+    the usual cause); checks that need per-sample features from a random start, or a method
     independent of the convex programs, name ``method="gradient"``.
     """
     return lpm.solve_batch(list(problems), method=method, **options)

@@ -1,9 +1,9 @@
 """The dot-regression loss has the same minimiser as cross-entropy with a fixed ETF.
 
 Statement (Yang, Xie, Chen, Li, Lin, Tao, NeurIPS 2022, arXiv 2203.09081, the dot-regression
-loss; THEORY.md §2.3): with ℓ_DR(h) = ½(w_yᵀh − sqrt(E_W E_H))², ‖w_y‖² = E_W and ‖h‖² ≤ E_H,
+loss; docs/theory.md §2.3): with ℓ_DR(h) = ½(w_yᵀh − sqrt(E_W E_H))², ‖w_y‖² = E_W and ‖h‖² ≤ E_H,
 Cauchy–Schwarz gives w_yᵀh ≤ sqrt(E_W E_H) with equality iff h = sqrt(E_H/E_W) w_y: the minimum is
-0 and the minimiser is the one of CE with the fixed ETF (THEORY.md §2.2).
+0 and the minimiser is the one of CE with the fixed ETF (docs/theory.md §2.2).
 
 Check: on imbalanced counts with the per-sample budget, solve the DR problem and the CE problem
 with the same fixed ETF and compare: the DR value with 0 and its Grams with
@@ -44,7 +44,9 @@ __all__ = [
 
 ID = "dr-same-minimiser"
 CLAIM = "dot-regression with a fixed ETF: value 0 at the CE minimiser h_i = sqrt(E_H/E_W) w_{y_i}"
-REFERENCE = "Yang, Xie, Chen, Li, Lin, Tao, NeurIPS 2022 (arXiv 2203.09081), DR loss; THEORY §2.3"
+REFERENCE = (
+    "Yang, Xie, Chen, Li, Lin, Tao, NeurIPS 2022 (arXiv 2203.09081), DR loss; docs/theory.md §2.3"
+)
 
 #: See lpm.tolerances.CHECK_TOL["dr-solve"].
 DR_SOLVE_TOL = CHECK_TOL["dr-solve"]

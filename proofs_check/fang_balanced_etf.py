@@ -1,6 +1,6 @@
 """Balanced layer-peeled model: the optimum is a simplex ETF (Fang et al. 2021).
 
-Statement (Fang, He, Long, Su, PNAS 118 (2021), arXiv 2101.12699, Theorem 3; THEORY.md §1.2):
+Statement (Fang, He, Long, Su, PNAS 118 (2021), arXiv 2101.12699, Theorem 3; docs/theory.md §1.2):
 with n samples in each of K classes, d ≥ K − 1 and the cross-entropy loss, every global minimiser
 of the layer-peeled model has W Wᵀ = E_W (K/(K−1)) P_K and h_i = sqrt(E_H/E_W) w_{y_i}, and the
 optimal value is L* = log(1 + (K−1) exp(−(K/(K−1)) sqrt(E_W E_H))).
@@ -21,7 +21,7 @@ __all__ = ["CLAIM", "ID", "REFERENCE", "cases", "check"]
 
 ID = "fang-balanced-etf"
 CLAIM = "balanced LPM optimum is a simplex ETF with h = sqrt(E_H/E_W) w and value L*"
-REFERENCE = "Fang, He, Long, Su, PNAS 2021 (arXiv 2101.12699) Thm 3; THEORY §1.2"
+REFERENCE = "Fang, He, Long, Su, PNAS 2021 (arXiv 2101.12699) Thm 3; docs/theory.md §1.2"
 
 
 def cases(quick: bool) -> list[Problem]:

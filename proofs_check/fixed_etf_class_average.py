@@ -1,7 +1,7 @@
 """With Fang's class-average budget, the fixed-ETF optimum is NOT equinorm under imbalance.
 
-Statement (derived, THEORY.md §2.4; the model is Yang et al.'s, NeurIPS 2022, with the budget of
-Fang et al., PNAS 2021): with W fixed to a simplex ETF and the class-average budget
+Statement (derived, docs/theory.md §2.4; the model is Yang et al.'s, NeurIPS 2022, with the budget
+of Fang et al., PNAS 2021): with W fixed to a simplex ETF and the class-average budget
 (1/K)Σ_k (1/n_k)Σ_i ‖h_ki‖² ≤ E_H, the optimal class means point along their classifier rows but
 with count-dependent lengths (majority classes longer): "neural collapse for any counts" of
 Yang et al. needs the per-sample budget. For K = 4, n = (100, 100, 10, 10), E_W = E_H = 1 the
@@ -34,7 +34,7 @@ CLAIM = (
     "fixed ETF + class-average budget, imbalanced: means NOT equinorm (passes when spread ≥ tol; "
     "per-sample control is)"
 )
-REFERENCE = "Yang et al. NeurIPS 2022 model with Fang et al.'s budget; derived, THEORY §2.4"
+REFERENCE = "Yang et al. NeurIPS 2022 model with Fang et al.'s budget; derived, docs/theory.md §2.4"
 
 #: See lpm.tolerances.CHECK_TOL["not-equinorm-spread"].
 SPREAD_MIN = CHECK_TOL["not-equinorm-spread"]

@@ -1,7 +1,7 @@
 """A fixed simplex-ETF classifier gives neural collapse for any class counts (per-sample budget).
 
 Statement (Yang, Xie, Chen, Li, Lin, Tao, NeurIPS 2022, arXiv 2203.09081, Theorem 1 — numbering
-recalled; THEORY.md §2.2): with W fixed to a simplex ETF with ‖w_k‖² = E_W and the per-sample
+recalled; docs/theory.md §2.2): with W fixed to a simplex ETF with ‖w_k‖² = E_W and the per-sample
 budget ‖h_i‖² ≤ E_H, the unique minimiser is h_i = sqrt(E_H/E_W) w_{y_i} for any counts n_k, and
 the optimal value is the balanced L*, independent of the counts.
 
@@ -25,7 +25,9 @@ __all__ = ["CLAIM", "ID", "REFERENCE", "cases", "check"]
 
 ID = "fixed-etf-per-sample"
 CLAIM = "fixed ETF + per-sample budget: h_i = sqrt(E_H/E_W) w_{y_i} and value L* for any counts"
-REFERENCE = "Yang, Xie, Chen, Li, Lin, Tao, NeurIPS 2022 (arXiv 2203.09081) Thm 1; THEORY §2.2"
+REFERENCE = (
+    "Yang, Xie, Chen, Li, Lin, Tao, NeurIPS 2022 (arXiv 2203.09081) Thm 1; docs/theory.md §2.2"
+)
 
 
 def cases(quick: bool) -> list[Problem]:

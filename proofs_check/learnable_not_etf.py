@@ -1,6 +1,6 @@
 """A learnable classifier under imbalance is NOT a simplex ETF (the layer-peeled optimum).
 
-Statement (Fang, He, Long, Su, PNAS 2021, arXiv 2101.12699 — imbalanced training; THEORY.md
+Statement (Fang, He, Long, Su, PNAS 2021, arXiv 2101.12699 — imbalanced training; docs/theory.md
 §1.4): under class imbalance the optimum of the layer-peeled model with a learnable classifier
 has unequal classifier norms and angles (majority rows longer; at n = (100, 100, 10, 10)
 ‖w_k‖² = (1.74, 1.74, 0.26, 0.26), the minority rows coincide). The ETF statement of the balanced
@@ -28,7 +28,7 @@ ID = "learnable-not-etf-imbalanced"
 CLAIM = (
     "learnable W under imbalance is NOT an ETF (passes when distance ≥ tol; balanced control is)"
 )
-REFERENCE = "Fang, He, Long, Su, PNAS 2021 (arXiv 2101.12699), imbalanced LPM; THEORY §1.4"
+REFERENCE = "Fang, He, Long, Su, PNAS 2021 (arXiv 2101.12699), imbalanced LPM; docs/theory.md §1.4"
 
 #: See lpm.tolerances.CHECK_TOL["not-etf-distance"].
 DISTANCE_MIN = CHECK_TOL["not-etf-distance"]

@@ -1,9 +1,9 @@
 """Minority collapse: the minority classifiers merge as the imbalance ratio R grows.
 
-Statement (Fang, He, Long, Su, PNAS 2021, arXiv 2101.12699, Theorem 5 — numbering recalled;
-THEORY.md §1.5): in the layer-peeled model with K_A majority classes of n_A samples and K_B
+Statement (Fang, He, Long, Su, PNAS 2021, arXiv 2101.12699, Theorem 5 (arXiv numbering);
+docs/theory.md §1.5): in the layer-peeled model with K_A majority classes of n_A samples and K_B
 minority classes of n_B samples, R = n_A/n_B, every global minimiser has w_k − w_l → 0 for all
-minority k, l as R → ∞. The paper observes, and THEORY.md §1.5 measures, a finite threshold R₀
+minority k, l as R → ∞. The paper observes, and docs/theory.md §1.5 measures, a finite threshold R₀
 beyond which the separation D_w(R) = max over minority pairs ‖w_k − w_l‖² is exactly 0.
 
 Check, on each setting (K_A, K_B, E_W, E_H):
@@ -13,12 +13,12 @@ Check, on each setting (K_A, K_B, E_W, E_H):
 * D_w(R) ≤ 1e-6·E_W at every grid point R ≥ 1.2 R₀ and > 1e-6·E_W at every R ≤ R₀/1.2, with R₀
   measured by :func:`lpm.threshold.minority_collapse_threshold` (bisection on certified SDP
   solves);
-* R₀ agrees with the reference value of THEORY.md §1.5 (independent SDP bisections) to 2 %;
+* R₀ agrees with the reference value of docs/theory.md §1.5 (independent SDP bisections) to 2 %;
 * R₀ grows with the feature budget E_H at fixed (K_A, K_B, E_W) (the paper: stronger
   regularisation, i.e. smaller budgets, makes the minority collapse earlier).
 
 The grid is solved by the SDP (``method="convex"``): its size does not depend on R, and near R₀
-first-order methods slow down by orders of magnitude (THEORY.md §1.5).
+first-order methods slow down by orders of magnitude (docs/theory.md §1.5).
 """
 
 from __future__ import annotations
@@ -45,12 +45,13 @@ __all__ = [
 
 ID = "minority-collapse"
 CLAIM = "minority separation D_w(R) starts at the ETF value, never increases, is 0 beyond R₀"
-REFERENCE = "Fang, He, Long, Su, PNAS 2021 (arXiv 2101.12699) Thm 5; THEORY §1.5"
+REFERENCE = "Fang, He, Long, Su, PNAS 2021 (arXiv 2101.12699) Thm 5; docs/theory.md §1.5"
 
-#: R₀ of THEORY.md §1.5, by (K_A, K_B, E_W, E_H), from SDP bisections made independently of this
-#: package. (THEORY.md also lists (2, 2, 1, 5) ≈ 51.5; this package's SDP bisection and certified
-#: gradient solves both put R₀ between 47 and 48 there — D_w(47) = 1.26e-2, D_w(48) = 7.7e-13 —
-#: so that entry is not used as a reference; see the report of issue 5.)
+#: R₀ of docs/theory.md §1.5, by (K_A, K_B, E_W, E_H), from SDP bisections made independently of
+#: this package. (The team's earlier digest listed (2, 2, 1, 5) ≈ 51.5; this package's SDP
+#: bisection and certified gradient solves both put R₀ between 47 and 48 there — D_w(47) =
+#: 1.26e-2, D_w(48) = 7.7e-13 — so that entry is not used as a reference; docs/theory.md §1.5
+#: records the finding.)
 REFERENCE_THRESHOLDS: dict[tuple[int, int, float, float], float] = {
     (2, 2, 1.0, 1.0): 3.41,
     (5, 5, 1.0, 1.0): 1.74,
@@ -61,7 +62,7 @@ REFERENCE_THRESHOLDS: dict[tuple[int, int, float, float], float] = {
 THRESHOLD_RTOL = CHECK_TOL["threshold"]
 
 #: Slack of the monotonicity test, relative to E_W: the resolution of the collapse criterion
-#: itself. The SDP's D_w is accurate to about 1e-8 (THEORY.md §1.3) but reads up to ~1.3e-7
+#: itself. The SDP's D_w is accurate to about 1e-8 (docs/theory.md §1.3) but reads up to ~1.3e-7
 #: where the minority rows are exactly 0 (K_A = K_B = 5, E = 1, 1): below 1e-6·E_W an increase
 #: cannot be told from 0, as the threshold's definition already says.
 MONOTONE_ATOL = COLLAPSE_RTOL

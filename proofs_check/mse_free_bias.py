@@ -1,6 +1,6 @@
 """Balanced MSE with an unregularised bias: a simplex ETF, b = 1/K.
 
-Statement (Tirer and Bruna, ICML 2022; THEORY.md §5.3, derived): with n samples per class, an
+Statement (Tirer and Bruna, ICML 2022; docs/theory.md §5.3, derived): with n samples per class, an
 unregularised bias and weight decay on W and H, the optimum has W h̄_k = (1 − K sqrt(n λ_Wλ_H))_+
 (e_k − 1/K) and b = 1/K: the bias absorbs the mean target, and the centred logits form a simplex
 ETF (contrast with the orthogonal frame of the bias-free model, ``mse-no-bias``).
@@ -20,7 +20,7 @@ __all__ = ["CLAIM", "ID", "REFERENCE", "cases", "check"]
 
 ID = "mse-free-bias"
 CLAIM = "balanced MSE, free bias: W h̄_k = (1 − K sqrt(nλ_Wλ_H))_+ (e_k − 1/K), b = 1/K (ETF)"
-REFERENCE = "Tirer & Bruna, ICML 2022; THEORY §5.3"
+REFERENCE = "Tirer & Bruna, ICML 2022; docs/theory.md §5.3"
 
 
 def cases(quick: bool) -> list[Problem]:

@@ -1,7 +1,7 @@
 """Bias-free MSE under weight decay, any counts: an orthogonal frame with soft-thresholded scales.
 
 Statement (Dang, Tran, Osher, Tran-The, Ho, Nguyen, ICML 2023, arXiv 2301.00437, one-layer case;
-Tirer and Bruna, ICML 2022; THEORY.md §5.2, derived): the optimum of
+Tirer and Bruna, ICML 2022; docs/theory.md §5.2, derived): the optimum of
 (1/(2N))‖W H − Y‖² + (λ_W/2)‖W‖² + (λ_H/2)‖H‖² has within-class collapse and
 W h̄_k = (z_k/sqrt(n_k)) e_k with z_k = (sqrt(n_k) − N sqrt(λ_Wλ_H))_+: classifiers and class
 means are orthogonal, ‖w_k‖² = sqrt(λ_H/λ_W) z_k, ‖h̄_k‖² = sqrt(λ_W/λ_H) z_k/n_k, and class k
@@ -22,7 +22,7 @@ __all__ = ["CLAIM", "ID", "REFERENCE", "cases", "check"]
 
 ID = "mse-no-bias"
 CLAIM = "bias-free MSE: orthogonal W and means, W h̄_k = (z_k/sqrt(n_k)) e_k, z soft-thresholded"
-REFERENCE = "Dang et al., ICML 2023 (arXiv 2301.00437); Tirer & Bruna 2022; THEORY §5.2"
+REFERENCE = "Dang et al., ICML 2023 (arXiv 2301.00437); Tirer & Bruna 2022; docs/theory.md §5.2"
 
 
 def cases(quick: bool) -> list[Problem]:

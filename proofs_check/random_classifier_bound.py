@@ -1,8 +1,8 @@
 """A fixed random classifier cannot beat the simplex ETF: the balanced CE optimum is bounded below.
 
 Statement (Shalev, Shalev, Keshet, arXiv 2011.08704, fixed random class vectors with cosine
-logits; bound derived in THEORY.md §6 and :func:`lpm.theory.random_classifier_bound`): with fixed
-rows ‖w_k‖² = E_W and features on the sphere ‖h‖² = E_H (cosine logits of scale
+logits; bound derived in docs/theory.md §6 and :func:`lpm.theory.random_classifier_bound`): with
+fixed rows ‖w_k‖² = E_W and features on the sphere ‖h‖² = E_H (cosine logits of scale
 s = sqrt(E_W E_H)), the class-averaged balanced CE optimum is at least
 log(1 + (K−1) exp(−sK/(K−1))), with equality iff the rows form a simplex ETF; every optimal
 feature lies in span(W) (any component outside it costs norm and changes no logit).
@@ -36,7 +36,7 @@ ID = "random-classifier-bound"
 CLAIM = (
     "fixed random W, sphere features: balanced CE optimum ≥ ETF value, = for the ETF, h ∈ span W"
 )
-REFERENCE = "Shalev, Shalev, Keshet, arXiv 2011.08704; bound derived, THEORY §6"
+REFERENCE = "Shalev, Shalev, Keshet, arXiv 2011.08704; bound derived, docs/theory.md §6"
 
 #: See lpm.tolerances.CHECK_TOL["outside-span"].
 SPAN_TOL = CHECK_TOL["outside-span"]

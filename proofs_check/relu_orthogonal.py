@@ -1,6 +1,6 @@
 """ReLU features under weight decay: orthogonal class means, count-dependent norms, thresholds.
 
-Statement (Dang, Tran, Nguyen, Ho, ICML 2024, arXiv 2401.02058; THEORY.md §3, constants
+Statement (Dang, Tran, Nguyen, Ho, ICML 2024, arXiv 2401.02058; docs/theory.md §3, constants
 re-derived for the objective (1/N)ΣCE + (λ_W/2)‖W‖² + (λ_H/2)‖H‖²): with nonnegative features
 every minimiser has within-class collapse, mutually orthogonal class means h̄_k with
 ‖h̄_k‖² = t_k sqrt(λ_W(K−1)/(λ_H n_k K)) (minority means longer), a classifier made of the
@@ -11,7 +11,7 @@ Check: on imbalanced counts, objective and Grams against :func:`lpm.theory.relu_
 |cos| between distinct class means against 0, and the per-class thresholds of
 :func:`lpm.theory.relu_collapse_threshold` on both sides: at λ_Wλ_H = 0.8 τ_k and 1.25 τ_k class
 k must be alive, resp. exactly 0. Solves use random restarts (boundary stationary points,
-THEORY.md §3), and ``method="auto"`` answers a solve whose certificate does not close the gap
+docs/theory.md §3), and ``method="auto"`` answers a solve whose certificate does not close the gap
 by the convex (doubly-nonnegative) program — e.g. counts (1, 1, 4), d = 3, λ_W = λ_H at half the
 smallest threshold traps 16 of 16 random starts at 0.82578 against the optimum 0.81239.
 """
@@ -32,7 +32,7 @@ __all__ = ["ALIVE_MIN", "CLAIM", "ID", "REFERENCE", "SIDES", "cases", "check"]
 
 ID = "relu-orthogonal"
 CLAIM = "ReLU UFM: orthogonal means, predicted norms/Grams, class k = 0 iff λ_Wλ_H ≥ n_k(K−1)/(KN²)"
-REFERENCE = "Dang, Tran, Nguyen, Ho, ICML 2024 (arXiv 2401.02058); THEORY §3"
+REFERENCE = "Dang, Tran, Nguyen, Ho, ICML 2024 (arXiv 2401.02058); docs/theory.md §3"
 
 #: The two sides of a class's threshold τ_k at which its survival is checked.
 SIDES = (0.8, 1.25)

@@ -109,7 +109,7 @@ class CheckResult:
     measurements: tuple[Measurement, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of one check (INTERFACE.md ``lpm check --json``)."""
+        """The JSON object of one check (docs/cli.md ``lpm check --json``)."""
         return {
             "id": self.id,
             "claim": self.claim,
@@ -193,7 +193,7 @@ class CheckReport:
     checks: tuple[CheckResult, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """Exactly the JSON of ``lpm check --json`` (../shared/INTERFACE.md)."""
+        """Exactly the JSON of ``lpm check --json`` (docs/cli.md)."""
         return {
             "passed": self.passed,
             "seconds": self.seconds,

@@ -1,14 +1,14 @@
 """The convex (SDP) reformulation of the layer-peeled model equals the factorised optimum.
 
 Statement (Fang, He, Long, Su, PNAS 2021, arXiv 2101.12699, the convex relaxation of §"Convex
-relaxation" and the authors' ``optimization.py``; THEORY.md §1.3): with X ⪰ 0 the 2K × 2K Gram
+relaxation" and the authors' ``optimization.py``; docs/theory.md §1.3): with X ⪰ 0 the 2K × 2K Gram
 matrix of [h̄_1..h̄_K, w_1..w_K], the layer-peeled model is equivalent to the convex program
 
     min Σ_k (n_k/N) [log Σ_j exp(X_{k,K+j}) − X_{k,K+k}]
     s.t. Σ_{k≤K} X_kk ≤ K E_H,  Σ_{k>K} X_kk ≤ K E_W,  X ⪰ 0,
 
 whenever an optimal X can be factorised at dimension d, and an optimal X of rank ≤ K − 1 always
-exists (centre W; put h̄_k in span W), so d ≥ K − 1 suffices (THEORY.md §1.3, derived).
+exists (centre W; put h̄_k in span W), so d ≥ K − 1 suffices (docs/theory.md §1.3, derived).
 
 Check: for imbalanced problems at d = K − 1 and larger, solve the SDP (``method="convex"``) and
 the factorised per-sample problem (projected gradient, random start, no collapse assumed) and
@@ -36,7 +36,9 @@ __all__ = ["CLAIM", "ID", "REFERENCE", "cases", "check"]
 
 ID = "sdp-equals-factorised"
 CLAIM = "SDP value = factorised LPM optimum at any d ≥ K−1 (imbalanced), SDP rank ≤ K−1"
-REFERENCE = "Fang, He, Long, Su, PNAS 2021 (arXiv 2101.12699), convex relaxation; THEORY §1.3"
+REFERENCE = (
+    "Fang, He, Long, Su, PNAS 2021 (arXiv 2101.12699), convex relaxation; docs/theory.md §1.3"
+)
 
 
 def cases(quick: bool) -> list[Problem]:

@@ -1,7 +1,7 @@
 """SELI: the unregularised imbalanced CE geometry is that of the UF-SVM.
 
-Statement (Thrampoulidis, Kini, Vakilian, Behnia, NeurIPS 2022, arXiv 2208.05512; THEORY.md §4):
-without regularisation CE has no minimiser; the direction of gradient descent approaches the
+Statement (Thrampoulidis, Kini, Vakilian, Behnia, NeurIPS 2022, arXiv 2208.05512; docs/theory.md
+§4): without regularisation CE has no minimiser; the direction of gradient descent approaches the
 solution of the UF-SVM min ½(‖W‖² + ‖H‖²) s.t. (w_{y_i} − w_c)ᵀh_i ≥ 1, whose logits are the SEL
 matrix Ẑ = P_K Y, with W Wᵀ = (P_K D P_K)^{1/2}, class-mean Gram
 D^{−1/2}(D^{1/2} P_K D^{1/2})^{1/2} D^{−1/2} and value ‖Ẑ‖_*, D = diag(n). Balanced: the ETF.
@@ -34,7 +34,9 @@ ID = "seli"
 CLAIM = (
     "unregularised CE: UF-SVM value ‖P_K Y‖_*, W Wᵀ ∝ (P D P)^{1/2} (SELI), no minority collapse"
 )
-REFERENCE = "Thrampoulidis, Kini, Vakilian, Behnia, NeurIPS 2022 (arXiv 2208.05512); THEORY §4"
+REFERENCE = (
+    "Thrampoulidis, Kini, Vakilian, Behnia, NeurIPS 2022 (arXiv 2208.05512); docs/theory.md §4"
+)
 
 #: See lpm.tolerances.CHECK_TOL["separated"].
 SEPARATED_MIN = CHECK_TOL["separated"]

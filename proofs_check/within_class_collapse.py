@@ -2,7 +2,7 @@
 
 Statement (Papyan, Han, Donoho, PNAS 2020, for the phenomenon; proved for each model by the
 papers of the other checks — Fang et al. 2021 §1.1, Yang et al. 2022, Zhu et al. 2021, Dang et
-al. 2023/2024, Thrampoulidis et al. 2022; THEORY.md §1.1): at every global minimiser of the
+al. 2023/2024, Thrampoulidis et al. 2022; docs/theory.md §1.1): at every global minimiser of the
 layer-peeled and unconstrained-feature models, every feature equals its class mean,
 h_i = h̄_{y_i}, so NC1 = (1/K) tr(Σ_W Σ_B⁺) = 0. The reason is the same everywhere: the loss is
 convex in h and the budget or penalty is a mean of squares, so averaging a class's features never

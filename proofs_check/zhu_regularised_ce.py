@@ -1,7 +1,7 @@
 """Balanced CE under weight decay: a scaled simplex ETF, with or without a bias (Zhu et al.).
 
 Statement (Zhu, Ding, Zhou, Li, You, Sulam, Qu, NeurIPS 2021, arXiv 2105.02375, Theorem 3.1 —
-numbering recalled; THEORY.md §5.1): with n samples per class and d ≥ K − 1, every global
+arXiv numbering; docs/theory.md §5.1): with n samples per class and d ≥ K − 1, every global
 minimiser of (1/N)ΣCE(W h_i + b, y_i) + (λ_W/2)‖W‖² + (λ_H/2)‖H‖² (+ (λ_b/2)‖b‖²) has
 h_i = sqrt(λ_W/(λ_H n)) w_{y_i}, W Wᵀ = ρ (K/(K−1)) P_K with ρ derived in
 :func:`lpm.theory.zhu_regularised_ce`, and b = b·1 (b = 0 when λ_b > 0); once
@@ -27,7 +27,7 @@ __all__ = ["CLAIM", "ID", "REFERENCE", "cases", "check"]
 
 ID = "zhu-regularised-ce"
 CLAIM = "balanced regularised CE (any bias): ETF with h = sqrt(λ_W/(λ_H n)) w, ρ derived, or 0"
-REFERENCE = "Zhu et al., NeurIPS 2021 (arXiv 2105.02375) Thm 3.1; THEORY §5.1"
+REFERENCE = "Zhu et al., NeurIPS 2021 (arXiv 2105.02375) Thm 3.1; docs/theory.md §5.1"
 
 
 def cases(quick: bool) -> list[Problem]:

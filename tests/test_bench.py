@@ -63,7 +63,7 @@ def test_batch_and_loop_give_the_same_answers(quick_rows):
 
 def test_gradient_and_scipy_reach_zhus_value(quick_rows):
     row = quick_rows[1]
-    assert row["reference"] == pytest.approx(0.348780384918, abs=1e-12)  # THEORY.md §5.1
+    assert row["reference"] == pytest.approx(0.348780384918, abs=1e-12)  # docs/theory.md §5.1
     assert abs(row["lpm_objective"] - row["reference"]) <= row["tolerance"]
     assert abs(row["baseline_objective"] - row["reference"]) <= row["tolerance"]
     assert row["extra"]["lpm_residual"] <= 1e-10

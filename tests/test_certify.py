@@ -1,6 +1,6 @@
 """Certified lower bounds (lpm.certify): tight at exact optima, valid everywhere, and able to fail.
 
-Layers: exact optima of THEORY.md certified to round-off; gradient solves certified through
+Layers: exact optima of docs/theory.md certified to round-off; gradient solves certified through
 ``lpm.solve``; non-optimal points rejected with a gap at least their true suboptimality; and
 Hypothesis: at random points of random small problems the bound never exceeds the convex
 program's optimal value.
@@ -45,7 +45,7 @@ PROGRAM_TOL = 1e-8
 
 
 def l_star(K: int, E_W: float, E_H: float) -> float:
-    """THEORY.md §1.2: log(1 + (K−1) exp(−(K/(K−1)) sqrt(E_W E_H)))."""
+    """docs/theory.md §1.2: log(1 + (K−1) exp(−(K/(K−1)) sqrt(E_W E_H)))."""
     return math.log1p((K - 1) * math.exp(-(K / (K - 1)) * math.sqrt(E_W * E_H)))
 
 
@@ -70,7 +70,7 @@ def test_balanced_etf_is_certified_at_closed_form(K, E_W, E_H):
 
 
 def test_fixed_etf_per_sample_is_certified_for_any_imbalance():
-    # THEORY.md §2.2: h = sqrt(E_H/E_W) w_k is optimal whatever the counts.
+    # docs/theory.md §2.2: h = sqrt(E_H/E_W) w_k is optimal whatever the counts.
     p = Problem.from_counts(
         (100, 100, 10, 10), dim=8, classifier="etf", budget="per-sample", energy=(1.0, 2.0)
     )
@@ -83,7 +83,7 @@ def test_fixed_etf_per_sample_is_certified_for_any_imbalance():
 
 
 def _relu_closed_form(counts, lam, d):
-    """THEORY.md §3: the ReLU UFM optimum (orthogonal means, centred scaled classifier)."""
+    """docs/theory.md §3: the ReLU UFM optimum (orthogonal means, centred scaled classifier)."""
     K, N = len(counts), sum(counts)
     n = np.asarray(counts, dtype=float)
     q = N * np.sqrt(lam * lam * (K - 1) / (K * n))
@@ -129,7 +129,7 @@ def test_relu_without_nonneg_multiplier_is_valid_but_loose():
 
 
 def test_mse_closed_form_is_certified_by_the_operator_norm_test():
-    # THEORY.md §5.2: soft-thresholded singular values; value 0.02588456 at λ = 1e-3.
+    # docs/theory.md §5.2: soft-thresholded singular values; value 0.02588456 at λ = 1e-3.
     lam = 1e-3
     p = Problem.from_counts((100, 100, 10, 10), dim=4, loss="mse", decay=(lam, lam))
     n = np.asarray(p.counts, dtype=float)
@@ -146,7 +146,7 @@ def test_mse_closed_form_is_certified_by_the_operator_norm_test():
 
 
 def test_zhu_balanced_with_penalised_bias_is_certified():
-    # THEORY.md §5.1: K = 4, n = 25, λ = 5e-3: ρ = 13.540942, f* = 0.348780384918, b = 0.
+    # docs/theory.md §5.1: K = 4, n = 25, λ = 5e-3: ρ = 13.540942, f* = 0.348780384918, b = 0.
     K, n, lam = 4, 25, 5e-3
     p = Problem.balanced(K, n, dim=K, bias="penalised", decay=(lam, lam, lam))
     alpha = math.sqrt(lam / (lam * n))
@@ -183,14 +183,14 @@ def test_the_certificate_survives_save_and_load(tmp_path):
 
 
 def test_worked_imbalanced_lpm_is_certified():
-    # THEORY.md §1.4: 0.33905309 at n = (100, 100, 10, 10), E_W = E_H = 1.
+    # docs/theory.md §1.4: 0.33905309 at n = (100, 100, 10, 10), E_W = E_H = 1.
     sol = lpm.solve(Problem.from_counts((100, 100, 10, 10), energy=(1.0, 1.0)))
     assert sol.certified
     assert abs(sol.lower_bound - 0.33905309) < 5e-9
 
 
 def test_fixed_etf_under_class_average_budget_is_certified():
-    # THEORY.md §2.4: 0.45361, not the uniform-norm 0.58266.
+    # docs/theory.md §2.4: 0.45361, not the uniform-norm 0.58266.
     p = Problem.from_counts((100, 100, 10, 10), dim=8, classifier="etf", energy=(1.0, 1.0))
     sol = lpm.solve(p)
     assert sol.certified and sol.certificate.kind == "fixed-linear"
@@ -198,7 +198,7 @@ def test_fixed_etf_under_class_average_budget_is_certified():
 
 
 def test_dimension_below_rank_is_not_certified():
-    # d = 2 < K − 1: the factorised optimum (0.62652, THEORY.md §1.2) lies above the SDP value
+    # d = 2 < K − 1: the factorised optimum (0.62652, docs/theory.md §1.2) lies above the SDP value
     # (L* = 0.58266), so a converged solve keeps a gap of at least the difference (the
     # linearisation at a point that is not the SDP's optimum is looser still) and is not
     # certified.
@@ -224,7 +224,7 @@ def test_etf_point_of_an_imbalanced_problem_is_rejected():
 
 def test_etf_point_of_the_fixed_classifier_class_average_problem_is_rejected():
     # Uniform-norm features are optimal for the per-sample budget but not for the class-average
-    # one (THEORY.md §2.4): the certificate must tell the two apart.
+    # one (docs/theory.md §2.4): the certificate must tell the two apart.
     p = Problem.from_counts((100, 100, 10, 10), dim=8, classifier="etf", energy=(1.0, 1.0))
     M = classifier_matrix(p)
     f = objective(p, None, collapsed(p, M))
@@ -338,7 +338,7 @@ def test_bound_never_exceeds_the_optimum_at_random_points(
 
 # ------------------------------------------------------------------------------ UF-SVM bounds
 def test_svm_bound_meets_seli_value_and_is_valid_for_any_multipliers():
-    # THEORY.md §4: the UF-SVM value is ‖Ẑ‖_* = Σ sqrt(eig(P D P)) = 20.578476.
+    # docs/theory.md §4: the UF-SVM value is ‖Ẑ‖_* = Σ sqrt(eig(P D P)) = 20.578476.
     p = Problem.from_counts((100, 100, 10, 10), dim=4)
     P = np.eye(4) - 0.25
     eig = np.linalg.eigvalsh(P @ np.diag(p.counts) @ P)

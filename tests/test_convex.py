@@ -1,6 +1,6 @@
-"""The convex programs (lpm.solvers.convex): THEORY.md's worked optima, honest statuses, the Gram
-rank, and — on Hypothesis-drawn small problems — agreement of the gradient solver, the convex
-program and the certificate."""
+"""The convex programs (lpm.solvers.convex): docs/theory.md's worked optima, honest statuses,
+the Gram rank, and — on Hypothesis-drawn small problems — agreement of the gradient solver, the
+convex program and the certificate."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from lpm.solvers.convex import METHOD, program_kind, solve_convex, supports
 #: optimum on these problems.
 VALUE_TOL = 1e-8
 
-#: THEORY.md quotes the geometry of its worked instances to 4–5 significant digits.
+#: docs/theory.md quotes the geometry of its worked instances to 4–5 significant digits.
 QUOTED = 1e-4
 
 #: Geometry of an interior-point solution: its primal iterate is accurate to about the square root
@@ -118,7 +118,7 @@ def test_unknown_solver_is_refused():
     ("K", "E_W", "E_H"), [(2, 1.0, 1.0), (3, 1.0, 1.0), (4, 1.0, 1.0), (10, 1.0, 5.0)]
 )
 def test_balanced_lpm_is_the_etf(K, E_W, E_H):
-    # THEORY.md §1.2.
+    # docs/theory.md §1.2.
     p = Problem.balanced(K, 3, dim=K, energy=(E_W, E_H))
     sol = run(p)
     check_solution(sol)
@@ -131,7 +131,7 @@ def test_balanced_lpm_is_the_etf(K, E_W, E_H):
 
 
 def test_imbalanced_lpm_worked_instance():
-    # THEORY.md §1.4.
+    # docs/theory.md §1.4.
     p = Problem.from_counts((100, 100, 10, 10), energy=(1.0, 1.0))
     sol = run(p)
     check_solution(sol)
@@ -159,7 +159,7 @@ def test_per_sample_budget_and_spheres_agree():
 
 
 def test_fixed_etf_worked_instances():
-    # THEORY.md §2.2 (per-sample: L* for any counts) and §2.4 (class-average: 0.45361).
+    # docs/theory.md §2.2 (per-sample: L* for any counts) and §2.4 (class-average: 0.45361).
     per = run(
         Problem.from_counts(
             (100, 100, 10, 10), dim=8, classifier="etf", budget="per-sample", energy=(1.0, 1.0)
@@ -174,7 +174,7 @@ def test_fixed_etf_worked_instances():
 
 
 def test_dot_regression_reaches_zero_at_the_etf():
-    # THEORY.md §2.3: DR's minimum is 0, at h = sqrt(E_H/E_W) w_c.
+    # docs/theory.md §2.3: DR's minimum is 0, at h = sqrt(E_H/E_W) w_c.
     p = Problem.from_counts((5, 3, 2), dim=3, classifier="etf", loss="dr", energy=(1.0, 2.0))
     sol = run(p)
     assert sol.certified and sol.objective < VALUE_TOL  # an interior point stops near, not at, 0
@@ -187,7 +187,8 @@ def test_dot_regression_reaches_zero_at_the_etf():
 
 
 def test_relu_dnn_relaxation_is_tight_on_the_worked_instance():
-    # THEORY.md §3: 0.13149489177, orthogonal nonnegative class means, minority features longer.
+    # docs/theory.md §3: 0.13149489177, orthogonal nonnegative class means, minority features
+    # longer.
     p = Problem.from_counts((100, 100, 10, 10), dim=8, features="relu", decay=(1e-3, 1e-3))
     sol = run(p)
     check_solution(sol)
@@ -202,7 +203,7 @@ def test_relu_dnn_relaxation_is_tight_on_the_worked_instance():
 
 
 def test_seli_worked_instance():
-    # THEORY.md §4: UF-SVM value ‖Ẑ‖_* = 20.578476 and WWᵀ ∝ (P D P)^{1/2}.
+    # docs/theory.md §4: UF-SVM value ‖Ẑ‖_* = 20.578476 and WWᵀ ∝ (P D P)^{1/2}.
     p = Problem.from_counts((100, 100, 10, 10), dim=4)
     sol = run(p)
     check_solution(sol)
@@ -233,7 +234,7 @@ def test_fixed_classifier_max_margin_direction():
 
 
 def test_zhu_balanced_with_penalised_bias():
-    # THEORY.md §5.1: f* = 0.348780384918, b = 0, WWᵀ ∝ ETF Gram.
+    # docs/theory.md §5.1: f* = 0.348780384918, b = 0, WWᵀ ∝ ETF Gram.
     p = Problem.balanced(4, 25, dim=4, bias="penalised", decay=(5e-3, 5e-3, 5e-3))
     sol = run(p)
     check_solution(sol)
@@ -244,7 +245,7 @@ def test_zhu_balanced_with_penalised_bias():
 
 @pytest.mark.parametrize(("lam", "value"), [(1e-3, 0.02588456), (5e-3, 0.12062278)])
 def test_mse_nuclear_norm_worked_instances(lam, value):
-    # THEORY.md §5.2: soft-thresholded singular values, orthogonal frames.
+    # docs/theory.md §5.2: soft-thresholded singular values, orthogonal frames.
     p = Problem.from_counts((100, 100, 10, 10), dim=4, loss="mse", decay=(lam, lam))
     sol = run(p)
     check_solution(sol)
@@ -256,7 +257,7 @@ def test_mse_nuclear_norm_worked_instances(lam, value):
 
 
 def test_mse_free_bias_balanced_is_an_etf():
-    # THEORY.md §5.3: W h̄_k = 0.9 (e_k − 1/K), b = 1/K, value 0.07125.
+    # docs/theory.md §5.3: W h̄_k = 0.9 (e_k − 1/K), b = 1/K, value 0.07125.
     p = Problem.balanced(4, 25, dim=4, loss="mse", bias="free", decay=(5e-3, 5e-3))
     sol = run(p)
     assert sol.certified and abs(sol.objective - 0.07125) < VALUE_TOL

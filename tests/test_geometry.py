@@ -1,4 +1,4 @@
-"""Tests of lpm.geometry: THEORY §7 worked values, degenerate inputs, Hypothesis properties."""
+"""Tests of lpm.geometry: docs/theory.md §7 worked values, degenerate inputs, properties."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def shapes(draw, min_count: int = 1, balanced: bool = False):
 
 
 # --------------------------------------------------------------------------------------------
-# Worked values of THEORY §7.
+# Worked values of docs/theory.md §7.
 
 
 def test_two_classes_worked_values():

@@ -120,7 +120,7 @@ def test_dot_regression_has_the_cross_entropy_minimiser(data, counts, energy):
 
 @given(data=st.data(), counts=imbalanced_counts(min_K=3, max_n=40), energy=energies())
 def test_sdp_value_equals_the_factorised_optimum(data, counts, energy):
-    """Fang et al. 2021, convex relaxation: exact at any d ≥ K − 1 (THEORY §1.3).
+    """Fang et al. 2021, convex relaxation: exact at any d ≥ K − 1 (docs/theory.md §1.3).
 
     The factorised side is the projected-gradient solve. When it stalls short of its tolerance
     (status "inaccurate": a solver limitation, e.g. counts (3, 13, 29, 29, 39), d = 4,
@@ -239,7 +239,7 @@ def test_regularised_ce_is_a_scaled_etf(data, counts, lam, bias):
 
 @given(data=st.data(), counts=imbalanced_counts(max_n=40), lam=st.floats(1e-3, 3e-2))
 def test_mse_without_bias_is_an_orthogonal_frame(data, counts, lam):
-    """Bias-free MSE (THEORY §5.2): z_k = (sqrt(n_k) − N sqrt(λ_Wλ_H))_+.
+    """Bias-free MSE (docs/theory.md §5.2): z_k = (sqrt(n_k) − N sqrt(λ_Wλ_H))_+.
 
     λ ≥ 1e-3: at λ = 1e-4 with λ_W/λ_H = 1/16 the gradient solver stalls at residual ~1e-5 (the
     near-zero-loss regime, which converges sublinearly; counts (1, 1, 1, 2, 11)) — a limit of
@@ -258,7 +258,7 @@ def test_mse_without_bias_is_an_orthogonal_frame(data, counts, lam):
 
 @given(data=st.data(), counts=balanced_counts(max_n=30), lam=st.floats(1e-4, 3e-2))
 def test_mse_with_a_free_bias_is_an_etf(data, counts, lam):
-    """Balanced MSE with a free bias (THEORY §5.3): an ETF of logits and b = 1/K."""
+    """Balanced MSE with a free bias (docs/theory.md §5.3): an ETF of logits and b = 1/K."""
     K = len(counts)
     p = Problem.from_counts(
         counts, dim=_dim(data.draw, K), loss="mse", bias="free", decay=(lam, lam)
@@ -292,7 +292,8 @@ def test_unregularised_geometry_is_seli(data, counts):
     seed=st.integers(0, 10_000),
 )
 def test_a_random_classifier_never_beats_the_etf_bound(counts, extra, energy, seed):
-    """Shalev et al. (bound derived, THEORY §6): the balanced optimum on the sphere ≥ ETF value."""
+    """Shalev et al. (bound derived, docs/theory.md §6): the balanced optimum on the sphere is at
+    least the ETF value."""
     p = Problem.from_counts(
         counts,
         dim=len(counts) + extra,
@@ -384,6 +385,6 @@ def test_fixed_etf_is_equinorm_with_the_per_sample_budget(p):
 
 @given(counts=imbalanced_counts(), energy=energies())
 def test_class_average_fixed_etf_matches_its_derived_optimum(counts, energy):
-    """What the class-average optimum IS (THEORY §2.4, derived in lpm.theory)."""
+    """What the class-average optimum IS (docs/theory.md §2.4, derived in lpm.theory)."""
     p = Problem.from_counts(counts, dim=len(counts), classifier="etf", energy=energy)
     _assert_prediction(lpm.solve(p), theory.fixed_etf_class_average(p))

@@ -1,4 +1,4 @@
-"""Solvers: THEORY.md's worked optima, the method contract, batching, seeds, dtypes."""
+"""Solvers: docs/theory.md's worked optima, the method contract, batching, seeds, dtypes."""
 
 import math
 
@@ -19,13 +19,13 @@ from lpm.solvers.gradient import residual as kkt_residual
 
 
 def balanced_value(K, E_W, E_H):
-    """THEORY §1.2: L* = log(1 + (K−1) exp(−(K/(K−1)) sqrt(E_W E_H)))."""
+    """docs/theory.md §1.2: L* = log(1 + (K−1) exp(−(K/(K−1)) sqrt(E_W E_H)))."""
     return math.log1p((K - 1) * math.exp(-(K / (K - 1)) * math.sqrt(E_W * E_H)))
 
 
 IMB = (100, 100, 10, 10)
 
-# (name, problem, THEORY.md's value, tolerance: 1e-8 unless THEORY gives fewer digits)
+# (name, problem, docs/theory.md's value, tolerance: 1e-8 unless docs/theory.md gives fewer digits)
 WORKED = [
     ("fang-balanced-K4", Problem.balanced(4, 10, dim=8, energy=(1, 1)), 0.5826576530618, 1e-9),
     ("fang-balanced-K4-d3", Problem.balanced(4, 5, dim=3, energy=(1, 1)), 0.5826576530618, 1e-9),
@@ -106,7 +106,7 @@ def test_balanced_gram_is_the_etf():
 
 
 def test_imbalanced_instance_geometry():
-    """THEORY §1.4 at 4 digits: norms, Σ w_k = 0, minority classifiers collapsed."""
+    """docs/theory.md §1.4 at 4 digits: norms, Σ w_k = 0, minority classifiers collapsed."""
     sol = solve(Problem.from_counts(IMB, dim=8, energy=(1, 1)), method="gradient")
     w2 = (sol.W**2).sum(1)
     m2 = (sol.means**2).sum(1)
@@ -232,7 +232,8 @@ def counts_strategy(draw, K_max=5, n_max=12):
 @settings(max_examples=8, deadline=None)
 @given(counts_strategy(), st.floats(0.25, 4.0), st.floats(0.25, 4.0), st.integers(0, 3))
 def test_fixed_etf_per_sample_optimum_is_scaled_classifier(counts, E_W, E_H, extra):
-    """Yang et al. 2022 (THEORY §2.2): h_i = sqrt(E_H/E_W) w_{y_i} for every sample, any counts."""
+    """Yang et al. 2022 (docs/theory.md §2.2): h_i = sqrt(E_H/E_W) w_{y_i} for every sample, any
+    counts."""
     K = len(counts)
     p = Problem.from_counts(
         counts, dim=K - 1 + extra, classifier="etf", energy=(E_W, E_H), budget="per-sample"
@@ -292,7 +293,8 @@ def test_auto_answers_an_unconverged_first_solve_by_the_next_methods(monkeypatch
 
 def test_auto_gives_relu_more_starts_when_the_certificate_rejects_the_first():
     """At d = K the ReLU model traps most random starts at a dead-minority point (objective
-    0.18115 against 0.13149489177, THEORY.md §3); the certificate rejects it and auto retries."""
+    0.18115 against 0.13149489177, docs/theory.md §3); the certificate rejects it and auto
+    retries."""
     p = Problem.from_counts(IMB, dim=4, decay=(1e-3, 1e-3), features="relu")
     sol = solve(p)
     assert sol.certified

@@ -2,7 +2,7 @@
 
 Three kinds of check:
 
-* THEORY.md's worked numbers, reproduced by the predictions to the digits THEORY.md gives;
+* docs/theory.md's worked numbers, reproduced by the predictions to the digits docs/theory.md gives;
 * every prediction against the simulator: the projected-gradient solver (``method="gradient"``,
   never the closed form itself) on small problems, objective to OBJ_TOL and Grams to GRAM_TOL;
   SELI against the UF-SVM solved by cvxpy; the random-classifier bound against solved optima;
@@ -39,7 +39,7 @@ GRAM_TOL = 1e-6
 #: Grams are compared at this looser level; the loss (to 1e-12) and the alignment
 #: 1 − cos(h_i, w_{y_i}) (O(δ²), to 1e-6) are compared tightly.
 DR_GRAM_TOL = 2e-3
-#: cvxpy/Clarabel solve the UF-SVM to ~1e-8 relative (THEORY §1.3).
+#: cvxpy/Clarabel solve the UF-SVM to ~1e-8 relative (docs/theory.md §1.3).
 CVX_TOL = 1e-6
 
 
@@ -56,7 +56,7 @@ def _gram_error(pred: T.Prediction, W, M) -> float:
     return err
 
 
-# ------------------------------------------------------------------------- THEORY worked numbers
+# --------------------------------------------------------------- worked numbers of docs/theory.md
 @pytest.mark.parametrize(
     ("K", "E_W", "E_H", "value"),
     [
@@ -68,14 +68,15 @@ def _gram_error(pred: T.Prediction, W, M) -> float:
     ],
 )
 def test_balanced_lpm_value_table(K, E_W, E_H, value):
-    """THEORY §1.2 table (13 digits)."""
+    """docs/theory.md §1.2 table (13 digits)."""
     assert abs(T.balanced_lpm_value(K, E_W, E_H) - value) < 1e-12
     pred = T.lpm_balanced(Problem.balanced(K, 3, dim=K - 1, energy=(E_W, E_H)))
     assert abs(pred.objective - value) < 1e-12
 
 
 def test_lpm_balanced_geometry_and_logits():
-    """THEORY §1.2: ETF Gram, ‖h‖² = E_H, h = C w, true logit sqrt(E_W E_H), others −1/(K−1)."""
+    """docs/theory.md §1.2: ETF Gram, ‖h‖² = E_H, h = C w, true logit sqrt(E_W E_H), others
+    −1/(K−1)."""
     E_W, E_H, K = 2.0, 0.5, 4
     pred = T.lpm_balanced(Problem.balanced(K, 3, dim=3, energy=(E_W, E_H)))
     P = np.eye(K) - 1 / K
@@ -90,7 +91,7 @@ def test_lpm_balanced_geometry_and_logits():
 
 
 def test_fixed_etf_worked_number():
-    """THEORY §2.2: fixed ETF, any counts, value L* = 0.5826576531, h ∥ w_y."""
+    """docs/theory.md §2.2: fixed ETF, any counts, value L* = 0.5826576531, h ∥ w_y."""
     p = Problem.from_counts((100, 100, 10, 10), dim=8, classifier="etf", energy=(1.0, 1.0))
     pred = T.fixed_etf(
         Problem.from_counts(
@@ -103,7 +104,7 @@ def test_fixed_etf_worked_number():
 
 
 def test_fixed_etf_class_average_worked_number():
-    """THEORY §2.4: ‖h̄_k‖ = (1.38436, 1.38436, 0.28904, 0.28904), value 0.45361."""
+    """docs/theory.md §2.4: ‖h̄_k‖ = (1.38436, 1.38436, 0.28904, 0.28904), value 0.45361."""
     p = Problem.from_counts((100, 100, 10, 10), dim=8, classifier="etf", energy=(1.0, 1.0))
     pred = T.fixed_etf_class_average(p)
     np.testing.assert_allclose(pred.m_norms, [1.38436, 1.38436, 0.28904, 0.28904], atol=5e-6)
@@ -119,7 +120,7 @@ def test_fixed_etf_class_average_balanced_is_the_etf():
 
 
 def test_relu_worked_numbers():
-    """THEORY §3: K=4, n=(100,100,10,10), λ_W=λ_H ∈ {1e-3, 2e-2}."""
+    """docs/theory.md §3: K=4, n=(100,100,10,10), λ_W=λ_H ∈ {1e-3, 2e-2}."""
     counts = (100, 100, 10, 10)
     pred = T.relu_ufm(Problem.from_counts(counts, dim=8, features="relu", decay=(1e-3, 1e-3)))
     assert abs(pred.objective - 0.13149489177) < 1e-11
@@ -139,7 +140,7 @@ def test_relu_worked_numbers():
 
 
 def test_seli_worked_numbers():
-    """THEORY §4: K=4, n=(100,100,10,10)."""
+    """docs/theory.md §4: K=4, n=(100,100,10,10)."""
     pred = T.seli(Problem.from_counts((100, 100, 10, 10), dim=4))
     sv = np.sqrt(np.clip(np.linalg.eigvalsh(pred.w_gram @ pred.w_gram), 0, None))[::-1]
     np.testing.assert_allclose(sv, [10, 7.4162, 3.16228, 0], atol=5e-5)
@@ -164,7 +165,7 @@ def test_seli_worked_numbers():
     [(1, 1.0, 1.0, -1 / 3), (10, 1.4125, 0.6606, 0.0794), (100, 1.7253, 0.3990, 0.5607)],
 )
 def test_seli_step_table(R, w_ratio, h_ratio, cos_min):
-    """THEORY §4 step table (4 digits)."""
+    """docs/theory.md §4 step table (4 digits)."""
     r = T.seli_ratios(2, 2, R)
     assert abs(r["w_norm_ratio"] - w_ratio) < 5e-5
     assert abs(r["h_norm_ratio"] - h_ratio) < 5e-5
@@ -179,7 +180,8 @@ def test_seli_balanced_is_the_etf():
 
 
 def test_zhu_worked_numbers():
-    """THEORY §5.1: K=4, n=25, λ = 5e-3: ρ = 13.540942, ‖h‖² = 0.541638, f* = 0.348780384918."""
+    """docs/theory.md §5.1: K=4, n=25, λ = 5e-3: ρ = 13.540942, ‖h‖² = 0.541638,
+    f* = 0.348780384918."""
     p = Problem.balanced(4, 25, dim=4, decay=(5e-3, 5e-3, 5e-3), bias="penalised")
     pred = T.zhu_regularised_ce(p)
     assert abs(pred.extra["rho"] - 13.540942) < 5e-7
@@ -192,7 +194,7 @@ def test_zhu_worked_numbers():
 
 
 def test_mse_worked_numbers():
-    """THEORY §5.2 (λ ∈ {1e-3, 5e-3}) and §5.3 (K=4, n=25, λ = 5e-3)."""
+    """docs/theory.md §5.2 (λ ∈ {1e-3, 5e-3}) and §5.3 (K=4, n=25, λ = 5e-3)."""
     counts = (100, 100, 10, 10)
     pred = T.mse_ufm(Problem.from_counts(counts, dim=8, loss="mse", decay=(1e-3, 1e-3)))
     assert abs(pred.objective - 0.02588456) < 5e-9
@@ -317,8 +319,8 @@ def test_perturbed_prediction_is_caught(case):
 
 #: (model, factor of the threshold, restarts): the solver must see class k alive below its
 #: collapse threshold and exactly 0 above it. ReLU needs restarts below the threshold: its
-#: boundary stationary points with the minority dead (THEORY §3, §8.7) trap most random starts
-#: there (at 0.9τ all of 32 starts were trapped; at 0.8τ one of 16 escapes).
+#: boundary stationary points with the minority dead (docs/theory.md §3, §8.7) trap most random
+#: starts there (at 0.9τ all of 32 starts were trapped; at 0.8τ one of 16 escapes).
 THRESHOLD_CASES = [
     ("mse", 0.9, 1),
     ("mse", 1.1, 1),

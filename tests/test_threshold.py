@@ -1,6 +1,6 @@
 """lpm.threshold: the minority-collapse threshold R₀ by bisection on certified solves.
 
-Reference values are THEORY.md §1.5's (independent SDP bisections, compared to 2 %). The
+Reference values are docs/theory.md §1.5's (independent SDP bisections, compared to 2 %). The
 bisection's answer is also checked by the other method: certified projected-gradient solves,
 which know nothing of the SDP, must find the minority classifiers separated below the bracket
 and merged above it.
@@ -25,7 +25,7 @@ from lpm.threshold import (
     minority_separation,
 )
 
-#: THEORY.md §1.5: "compare thresholds to about 2 %".
+#: docs/theory.md §1.5: "compare thresholds to about 2 %".
 REFERENCE_RTOL = 0.02
 
 
@@ -112,7 +112,7 @@ def test_simplest_rational_lies_in_the_interval_and_is_simplest(a, width):
 
 def test_five_plus_five_threshold_matches_theory():
     """The README's command, ``lpm threshold --majority 5 --minority 5 --energy 1,5``: R₀ ≈ 12.3
-    (THEORY.md §1.5: two bisections gave 12.27 and 12.39). A few seconds with the SDP."""
+    (docs/theory.md §1.5: two bisections gave 12.27 and 12.39). A few seconds with the SDP."""
     result = minority_collapse_threshold(5, 5, (1.0, 5.0))
     assert abs(result.threshold / 12.3 - 1) <= REFERENCE_RTOL
     lo, hi = result.bracket

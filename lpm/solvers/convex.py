@@ -1,6 +1,6 @@
 """Convex reformulations solved by cvxpy (Clarabel, SCS as a fallback): ``--method convex``.
 
-Every program is posed on the class means (Jensen: THEORY.md §1.1, and :mod:`lpm.certify`), so
+Every program is posed on the class means (Jensen: docs/theory.md §1.1, and :mod:`lpm.certify`), so
 its size depends on K (and d for a fixed classifier), never on N. Each returns the same
 :class:`~lpm.solution.Solution` as every other method: the factors recovered at the problem's
 dimension d, per-sample features equal to their class means, and the objective recomputed with
@@ -9,7 +9,7 @@ dimension d, per-sample features equal to their class means, and the objective r
 Programs
 --------
 * ``gram`` — learnable classifier, CE or MSE, energies or weight decay: X ⪰ 0 is the 2K × 2K Gram
-  matrix of [h̄_1..h̄_K, w_1..w_K] (Fang et al.'s SDP, THEORY.md §1.3),
+  matrix of [h̄_1..h̄_K, w_1..w_K] (Fang et al.'s SDP, docs/theory.md §1.3),
 
       min Σ_k π_k ℓ(X_{k, K+·} + b, k)  [+ (λ_H/2) Σ_k n_k X_kk + (λ_W/2) Σ_j X_{K+j,K+j}]
       s.t. Σ_k X_kk ≤ K E_H (class-average) or X_kk ≤ E_H (per-sample; r² for spheres),
@@ -24,13 +24,13 @@ Programs
 
       min_Y Σ_k π_k ℓ(n_k^{-1/2} y_k + b, k) + sqrt(λ_W λ_H) ‖Y‖_*  [+ (λ_b/2)‖b‖²],
 
-  the same program with the factorisation minimised out (THEORY.md §5.2); exact when
+  the same program with the factorisation minimised out (docs/theory.md §5.2); exact when
   rank Y ≤ d (always when d ≥ K).
 * ``fixed`` — fixed classifier (ETF, random), CE, MSE or DR, energies or decay (or spheres): the
   loss is convex in the class means, so the program is in (h̄, b) directly; spheres relaxed to
   balls.
 * ``uf-svm`` — the unregularised model with a learnable classifier (CE, no bias, free
-  features): the max-margin program whose solution is SELI (THEORY.md §4),
+  features): the max-margin program whose solution is SELI (docs/theory.md §4),
   min ½(Σ_k n_k X_kk + Σ_j X_{K+j,K+j}) s.t. X_{k,K+k} − X_{k,K+c} ≥ 1 (c ≠ k), X ⪰ 0.
   Only directions have a limit; the returned (W, H) is the SVM solution (its directions are the
   limit of gradient descent), its ``objective`` is the cross-entropy at that point, as for every
@@ -538,7 +538,7 @@ def solve_convex(
     Examples
     --------
     >>> r = solve_convex(Problem.from_counts((100, 100, 10, 10), energy=(1.0, 1.0)))
-    >>> r.cvx_status, round(r.value, 7), r.info["gram_rank"]     # THEORY.md §1.4
+    >>> r.cvx_status, round(r.value, 7), r.info["gram_rank"]     # docs/theory.md §1.4
     ('optimal', 0.3390531, 2)
     """
     if solver not in (None, "CLARABEL", "SCS"):
