@@ -17,7 +17,17 @@ from numpy.typing import NDArray
 
 from lpm.tolerances import GAP_TOL
 
-__all__ = ["Certificate", "DualPoint"]
+__all__ = ["ROUNDING_SAFETY", "Certificate", "DualPoint", "rounding_allowance"]
+
+#: Safety factor on the floating-point allowance (n + 8)·eps·(magnitudes) of every bound.
+ROUNDING_SAFETY = 16.0
+
+
+def rounding_allowance(n: int, *magnitudes: float) -> float:
+    """The floating-point allowance a certified bound subtracts: ROUNDING_SAFETY·(n + 8)·eps
+    times the sum of the magnitudes of the terms that were added (n: the size of the sums)."""
+    eps = float(np.finfo(np.float64).eps)
+    return ROUNDING_SAFETY * (n + 8) * eps * float(sum(abs(m) for m in magnitudes))
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ import scipy.linalg
 import torch
 from numpy.typing import NDArray
 
-from lpm.certificate import Certificate, DualPoint
+from lpm.certificate import ROUNDING_SAFETY, Certificate, DualPoint, rounding_allowance
 from lpm.classifiers import classifier_matrix
 from lpm.constraints import feasible_means
 from lpm.objective import ObjectiveData, constant_penalty, loss_and_dlogits
@@ -109,11 +109,8 @@ __all__ = [
     "certificate",
     "class_loss",
     "fixed_certificate",
-    "fixed_svm_lower_bound",
     "gram_certificate",
     "min_eigenvalue_bound",
-    "relaxation_bound",
-    "svm_lower_bound",
     "unregularised_mse_certificate",
 ]
 
@@ -121,12 +118,9 @@ _log = logging.getLogger(__name__)
 _EPS = float(np.finfo(np.float64).eps)
 
 
-#: Safety factor on the floating-point allowance (n + 8)·eps·(magnitudes) of every bound.
-ROUNDING_SAFETY = 16.0
-
 #: Largest K for which :func:`attach` fits the doubly-nonnegative multiplier of ReLU features by
 #: nonnegative least squares (K(K−1)/2 unknowns, 2Kd equations: 0.3 s at K = 24, d = 24);
-#: beyond, :func:`relaxation_bound` gets Ω from a convex solve.
+#: beyond, :func:`lpm.relaxation.relaxation_bound` gets Ω from a convex solve.
 DNN_MAX_K = 24
 
 #: Above this many rows the dual slack's smallest eigenvalue is bounded by a shifted Cholesky
@@ -221,10 +215,6 @@ def _conjugate_minorant(
         u = np.diag(U)
         conj = 0.5 * u * u + t * u
     return -float(pi @ conj), pi[:, None] * U
-
-
-def _allowance(n: int, *magnitudes: float) -> float:
-    return ROUNDING_SAFETY * (n + 8) * _EPS * float(sum(abs(m) for m in magnitudes))
 
 
 # ---------------------------------------------------------------------------- feasible-set sides
@@ -415,7 +405,7 @@ def gram_certificate(
         bias_term, info = _bias_term(problem, g_b, upper, None)
         details.update(info)
     lb = c0 + linear + psd_term + bias_term + constant_penalty(problem)
-    rounding = _allowance(
+    rounding = rounding_allowance(
         2 * problem.K,
         c0,
         F0,
@@ -772,7 +762,7 @@ def fixed_certificate(
         bias_term, info = _bias_term(problem, g_b, upper, W)
         details.update(info)
     lb = c0 + inner + bias_term + penalty_const
-    rounding = _allowance(
+    rounding = rounding_allowance(
         max(K, problem.dim),
         c0,
         F0,
@@ -787,60 +777,6 @@ def fixed_certificate(
 
 
 # -------------------------------------------------------------------------------------- UF-SVM
-def svm_lower_bound(problem: Problem, multipliers: NDArray[np.float64]) -> float:
-    """Certified lower bound on the UF-SVM value of SELI (docs/theory.md §4) from multipliers.
-
-    The class-mean UF-SVM min ⟨C, X⟩ s.t. X_{k,K+k} − X_{k,K+c} ≥ 1 (c ≠ k), X ⪰ 0, with
-    C = ½ diag(n_1..n_K, 1..1), is equivalent to the per-sample one (Jensen). Its dual is
-    max Σ μ_kc s.t. C − Σ μ_kc A_kc ⪰ 0, μ ≥ 0. Any μ ≥ 0, scaled by t = min(1, 1/s) with
-    s = ‖C_H^{-1/2} (R/2) C_W^{-1/2}‖_op (R_kk = Σ_c μ_kc, R_kc = −μ_kc), is dual feasible, so
-
-        value ≥ t · Σ μ_kc − (rounding allowance).
-
-    Parameters
-    ----------
-    multipliers : ndarray, shape=[K, K]
-        μ_kc ≥ 0 (the diagonal is ignored), e.g. the duals of the margin constraints.
-    """
-    K = problem.K
-    mu = np.maximum(np.asarray(multipliers, dtype=np.float64), 0.0)
-    np.fill_diagonal(mu, 0.0)
-    R = -mu.copy()
-    np.fill_diagonal(R, mu.sum(axis=1))
-    counts = np.asarray(problem.counts, dtype=np.float64)
-    scaled = (R / 2) / np.sqrt(0.5 * counts)[:, None] / math.sqrt(0.5)
-    s = float(np.linalg.norm(scaled, 2))
-    t = 1.0 if s <= 1.0 else 1.0 / s
-    total = float(mu.sum())
-    return t * total - _allowance(2 * K, total, total * s)
-
-
-def fixed_svm_lower_bound(problem: Problem, multipliers: NDArray[np.float64]) -> float:
-    """Certified lower bound on the max-margin value of a fixed classifier from multipliers.
-
-    The program min Σ_k ½ n_k ‖h̄_k‖² s.t. (w_k − w_c)ᵀ h̄_k ≥ 1 (c ≠ k) has, for any μ ≥ 0, the
-    Lagrangian dual value
-
-        Σ_k [ Σ_c μ_kc − ‖Σ_c μ_kc (w_k − w_c)‖² / (2 n_k) ],
-
-    a lower bound by weak duality (minus the rounding allowance).
-
-    Parameters
-    ----------
-    multipliers : ndarray, shape=[K, K]
-        μ_kc ≥ 0 (the diagonal is ignored).
-    """
-    W = classifier_matrix(problem)
-    mu = np.maximum(np.asarray(multipliers, dtype=np.float64), 0.0)
-    np.fill_diagonal(mu, 0.0)
-    counts = np.asarray(problem.counts, dtype=np.float64)
-    # Σ_c μ_kc (w_k − w_c) = (Σ_c μ_kc) w_k − Σ_c μ_kc w_c
-    direction = mu.sum(axis=1)[:, None] * W - mu @ W
-    quad = float(((direction**2).sum(axis=1) / (2.0 * counts)).sum())
-    total = float(mu.sum())
-    return total - quad - _allowance(max(problem.K, problem.dim), total, quad)
-
-
 def unregularised_mse_certificate(problem: Problem) -> Certificate:
     """The lower bound of unregularised MSE, whose minimum is attained at finite points.
 
@@ -857,7 +793,7 @@ def unregularised_mse_certificate(problem: Problem) -> Certificate:
         return Certificate(0.0, "zero-loss", attainable, 0.0)
     dropped = np.sort(_weights(problem))[: K - d]
     value = 0.5 * float(dropped.sum())
-    rounding = _allowance(K, value)
+    rounding = rounding_allowance(K, value)
     return Certificate(value - rounding, "eckart-young", True, rounding, {"rank": d})
 
 
@@ -923,48 +859,6 @@ def certificate(solution: Solution) -> Certificate | None:
         if best is None or cert.lower_bound > best.lower_bound:
             best = cert
     return best
-
-
-def relaxation_bound(solution: Solution, *, solver: str | None = None) -> Certificate:
-    """A certified bound from the dual of the problem's convex program, solved by cvxpy.
-
-    Not cheap (a conic solve: seconds at K = 20, minutes at K = 60), so :func:`attach` never
-    calls it. Use it where the cheap certificate is loose: ReLU features with a learnable
-    classifier when K > :data:`DNN_MAX_K` (``attach`` then bounds with Ω = 0, the free-feature
-    bound), or to check a cheap bound independently. The bound is the doubly-nonnegative
-    relaxation's for ReLU features and the exact program's otherwise; it is computed at the
-    solution's point from the solver's dual variables (:class:`DualPoint`), so it is valid
-    whatever the solver's accuracy, and tight up to it.
-
-    Parameters
-    ----------
-    solution : Solution
-        A solution of a problem that :mod:`lpm.solvers.convex` poses and that has a finite
-        optimum (energies or weight decay, or fixed classifiers with spherical features).
-    solver : "CLARABEL", "SCS" or None
-        As in :func:`lpm.solvers.convex.solve_convex`.
-
-    Returns
-    -------
-    Certificate
-    """
-    from lpm.solvers.convex import solve_convex, supports
-
-    p = solution.problem
-    reason = supports(p)
-    if reason is not None or (p.regime == "unregularised" and p.features != "sphere"):
-        raise ValueError(
-            "relaxation_bound needs a problem with a finite optimum and a convex program; "
-            "allowed: energies or decay (any features), or a fixed classifier on spheres"
-        )
-    result = solve_convex(p, solver=solver)
-    dual = result.dual
-    if dual is None:
-        raise ValueError(f"the convex program was not solved: cvxpy status {result.cvx_status!r}")
-    b = solution.b if p.bias != "none" else None
-    if p.fixed_classifier:
-        return fixed_certificate(p, solution.means, b, dual=dual)
-    return gram_certificate(p, solution.W, solution.means, b, dual=dual)
 
 
 def attach(solution: Solution) -> Solution:

@@ -1,4 +1,5 @@
-"""Result files: whether a path can be written, and writing a file whole or not at all.
+"""Result files: whether a path can be written, writing a file whole or not at all, and the one
+strict-JSON sanitiser of results (:func:`jsonable`).
 
 The command line checks every output path before any work starts (:func:`check_file`,
 :func:`check_directory`), so that a long solve is never lost to a typo in ``--save``; results are
@@ -19,14 +20,17 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "check_directory", "check_file"]
+import numpy as np
+
+__all__ = ["atomic_write", "check_directory", "check_file", "jsonable"]
 
 
 def _first_existing(path: Path) -> Path:
@@ -154,3 +158,27 @@ def atomic_write(path: str | Path, mode: str = "wb", **kwargs: Any) -> Iterator[
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def jsonable(value: Any) -> Any:
+    """A strict-JSON copy of results: plain types only, arrays as nested lists, non-finite floats
+    as None (strict JSON has no NaN or Infinity), other objects as their ``str``.
+
+    The one sanitiser of the project: solution files, ``lpm ... --json``, sweep stores, geometry
+    reports and figure data all go through it.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return str(value)

@@ -60,6 +60,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from lpm.files import jsonable
 from lpm.gram import centring
 from lpm.theory import predict
 
@@ -371,9 +372,6 @@ class GeometryReport:
             Every field under its own name (arrays as nested lists in class order); non-finite
             floats (``nan``, ``inf``) become None so that ``json.dumps`` writes valid JSON.
         """
-
-        from lpm.solution import jsonable
-
         return {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}
 
 

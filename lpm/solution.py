@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -13,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lpm.certificate import Certificate, DualPoint
-from lpm.files import atomic_write
+from lpm.files import atomic_write, jsonable
 from lpm.problem import Problem
 from lpm.tolerances import GAP_TOL
 
@@ -159,30 +158,6 @@ class Solution:
             "restarts": list(self.restarts),
             "info": jsonable(self.info),
         }
-
-
-def jsonable(value: Any) -> Any:
-    """A strict-JSON copy of results: plain types only, arrays as nested lists, non-finite floats
-    as None (strict JSON has no NaN or Infinity), other objects as their ``str``.
-
-    The one sanitiser of the project: solution files, ``lpm ... --json``, sweep stores, geometry
-    reports and figure data all go through it.
-    """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return str(value)
 
 
 def solution_paths(path: str | Path) -> tuple[Path, Path]:

@@ -30,6 +30,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from lpm.gram import centring
 from lpm.problem import Problem
+from lpm.theory import predict
 from lpm.tolerances import CHECK_TOL, GAP_TOL
 
 __all__ = [
@@ -267,8 +268,6 @@ def assert_matches_prediction(solution: Any, prediction: Any = None) -> None:
     Tolerances: ``CHECK_TOL`` (objective 1e-8, Gram 1e-6 relative; 1e-6 and 1e-4 for a convex
     method, whose primal points are accurate to about the square root of its tolerance).
     """
-    from lpm.theory import predict
-
     problem = solution.problem
     prediction = predict(problem) if prediction is None else prediction
     convex = solution.method == "convex"

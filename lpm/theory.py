@@ -46,7 +46,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq
 
-from lpm.classifiers import etf_gram
+from lpm.classifiers import classifier_matrix, etf_gram
 from lpm.gram import centring, numerical_rank
 from lpm.problem import Problem
 from lpm.tolerances import EXACT_RANK_RTOL, ROOT_XTOL
@@ -345,8 +345,6 @@ def _fixed_classifier_gram(problem: Problem) -> NDArray[np.float64]:
     """W Wᵀ of a fixed classifier: exact for the ETF, from the seeded matrix for a random one."""
     if problem.classifier == "etf":
         return problem.classifier_norm**2 * etf_gram(problem.K)
-    from lpm.classifiers import classifier_matrix
-
     W = classifier_matrix(problem)
     return W @ W.T
 

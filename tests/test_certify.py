@@ -26,14 +26,13 @@ from lpm.certify import (
     certificate,
     class_loss,
     fixed_certificate,
-    fixed_svm_lower_bound,
     gram_certificate,
-    svm_lower_bound,
 )
 from lpm.classifiers import classifier_matrix, simplex_etf
 from lpm.objective import objective
 from lpm.problem import Problem
-from lpm.solvers.convex import solve_convex
+from lpm.relaxation import relaxation_bound
+from lpm.solvers.convex import fixed_svm_lower_bound, solve_convex, svm_lower_bound
 
 #: A bound proved at an exact optimum (closed form) must meet it to round-off: its rounding
 #: allowance is ~1e-13 for these sizes, and the computed gradient is exact to ~1e-15.
@@ -471,11 +470,11 @@ def test_relaxation_bound_recovers_what_the_cheap_relu_certificate_leaves_out(mo
     monkeypatch.setattr(certify, "DNN_MAX_K", 2)
     cheap = certificate(sol)
     assert cheap.kind == "dnn-dual" and f - cheap.lower_bound > 1e-3
-    tight = certify.relaxation_bound(sol)
+    tight = relaxation_bound(sol)
     assert tight.lower_bound <= f + 1e-14
     assert f - tight.lower_bound < GAP_TOL
     with pytest.raises(ValueError, match="finite optimum"):
-        certify.relaxation_bound(
+        relaxation_bound(
             lpm.Solution(
                 problem=Problem.from_counts((2, 1), dim=2),
                 W=np.zeros((2, 2)),

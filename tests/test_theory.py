@@ -605,7 +605,7 @@ def test_closed_form_method_is_certified(problem):
     if problem.features == "relu" and dead:
         # lpm.certify's doubly-nonnegative multipliers are fitted at the point, and a dead class
         # (h̄_k = 0) leaves that fit degenerate: the bound is valid but loose there (README,
-        # "Certified optima"); certify.relaxation_bound closes it with a conic solve.
+        # "Certified optima"); lpm.relaxation.relaxation_bound closes it with a conic solve.
         assert sol.gap is not None and sol.gap >= -1e-12
     else:
         assert sol.certified

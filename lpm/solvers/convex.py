@@ -74,7 +74,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from lpm.certificate import DualPoint
+from lpm.certificate import DualPoint, rounding_allowance
 from lpm.classifiers import classifier_matrix
 from lpm.constraints import feasible_means, violation
 from lpm.gram import gram_factor, numerical_rank
@@ -104,9 +104,11 @@ __all__ = [
     "METHOD",
     "SOLVER_TOL",
     "ConvexResult",
+    "fixed_svm_lower_bound",
     "program_kind",
     "solve_convex",
     "supports",
+    "svm_lower_bound",
 ]
 
 #: An eigenvalue of a recovered Gram matrix counts towards its rank when it exceeds this
@@ -491,8 +493,6 @@ def _svm_summary(problem: Problem, kind: str, W, M, info: dict[str, Any]) -> tup
     """Scale the SVM point to exact feasibility (every margin ≥ 1) and bound its value.
 
     Returns (W, M, primal value, certified lower bound)."""
-    from lpm.certify import fixed_svm_lower_bound, svm_lower_bound
-
     Z = M @ W.T
     margins = np.diag(Z)[:, None] - Z
     np.fill_diagonal(margins, np.inf)
@@ -513,6 +513,61 @@ def _svm_summary(problem: Problem, kind: str, W, M, info: dict[str, Any]) -> tup
         primal = 0.5 * float(counts @ (M * M).sum(axis=1))
         bound = fixed_svm_lower_bound(problem, multipliers)
     return W, M, primal, bound
+
+
+# ------------------------------------------------------------------------- max-margin bounds
+def svm_lower_bound(problem: Problem, multipliers: NDArray[np.float64]) -> float:
+    """Certified lower bound on the UF-SVM value of SELI (docs/theory.md §4) from multipliers.
+
+    The class-mean UF-SVM min ⟨C, X⟩ s.t. X_{k,K+k} − X_{k,K+c} ≥ 1 (c ≠ k), X ⪰ 0, with
+    C = ½ diag(n_1..n_K, 1..1), is equivalent to the per-sample one (Jensen). Its dual is
+    max Σ μ_kc s.t. C − Σ μ_kc A_kc ⪰ 0, μ ≥ 0. Any μ ≥ 0, scaled by t = min(1, 1/s) with
+    s = ‖C_H^{-1/2} (R/2) C_W^{-1/2}‖_op (R_kk = Σ_c μ_kc, R_kc = −μ_kc), is dual feasible, so
+
+        value ≥ t · Σ μ_kc − (rounding allowance).
+
+    Parameters
+    ----------
+    multipliers : ndarray, shape=[K, K]
+        μ_kc ≥ 0 (the diagonal is ignored), e.g. the duals of the margin constraints.
+    """
+    K = problem.K
+    mu = np.maximum(np.asarray(multipliers, dtype=np.float64), 0.0)
+    np.fill_diagonal(mu, 0.0)
+    R = -mu.copy()
+    np.fill_diagonal(R, mu.sum(axis=1))
+    counts = np.asarray(problem.counts, dtype=np.float64)
+    scaled = (R / 2) / np.sqrt(0.5 * counts)[:, None] / math.sqrt(0.5)
+    s = float(np.linalg.norm(scaled, 2))
+    t = 1.0 if s <= 1.0 else 1.0 / s
+    total = float(mu.sum())
+    return t * total - rounding_allowance(2 * K, total, total * s)
+
+
+def fixed_svm_lower_bound(problem: Problem, multipliers: NDArray[np.float64]) -> float:
+    """Certified lower bound on the max-margin value of a fixed classifier from multipliers.
+
+    The program min Σ_k ½ n_k ‖h̄_k‖² s.t. (w_k − w_c)ᵀ h̄_k ≥ 1 (c ≠ k) has, for any μ ≥ 0, the
+    Lagrangian dual value
+
+        Σ_k [ Σ_c μ_kc − ‖Σ_c μ_kc (w_k − w_c)‖² / (2 n_k) ],
+
+    a lower bound by weak duality (minus the rounding allowance).
+
+    Parameters
+    ----------
+    multipliers : ndarray, shape=[K, K]
+        μ_kc ≥ 0 (the diagonal is ignored).
+    """
+    W = classifier_matrix(problem)
+    mu = np.maximum(np.asarray(multipliers, dtype=np.float64), 0.0)
+    np.fill_diagonal(mu, 0.0)
+    counts = np.asarray(problem.counts, dtype=np.float64)
+    # Σ_c μ_kc (w_k − w_c) = (Σ_c μ_kc) w_k − Σ_c μ_kc w_c
+    direction = mu.sum(axis=1)[:, None] * W - mu @ W
+    quad = float(((direction**2).sum(axis=1) / (2.0 * counts)).sum())
+    total = float(mu.sum())
+    return total - quad - rounding_allowance(max(problem.K, problem.dim), total, quad)
 
 
 # ------------------------------------------------------------------------------------ solving

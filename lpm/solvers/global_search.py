@@ -58,9 +58,11 @@ from lpm.constraints import feasible_means, feasible_set
 from lpm.objective import objective, objective_data, value_and_grad
 from lpm.problem import Problem
 from lpm.solution import Solution
+from lpm.solvers.closed_form import realise
 from lpm.solvers.gradient import cpu_threads
 from lpm.solvers.gradient import residual as kkt_residual
 from lpm.solvers.method import METHODS, Method, SolveOptions
+from lpm.theory import predict
 from lpm.tolerances import GAP_TOL, default_tol
 
 __all__ = [
@@ -451,9 +453,6 @@ def _hop(problem: Problem, best: Start, rng: np.random.Generator) -> Start:
 
 def _theory_start(problem: Problem) -> Start | None:
     """The closed form of :mod:`lpm.theory`, realised at dimension d, or None."""
-    from lpm.solvers.closed_form import realise
-    from lpm.theory import predict
-
     try:
         W, H, b = realise(problem, predict(problem))
     except ValueError:
@@ -480,8 +479,6 @@ def _relaxation(problem: Problem, options: SolveOptions, deadline: float) -> _Re
     projected onto the constraints). ``value`` is the program's (a lower bound up to the
     solver's tolerance); ``exact`` when the Gram fits in d dimensions and the features are not
     spherical (then no start can beat the value)."""
-    from lpm.solvers import METHODS
-
     convex = METHODS.get("convex")
     if convex is None or convex.supports(problem) is not None:
         return _Relaxation()
