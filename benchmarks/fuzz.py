@@ -151,7 +151,7 @@ def objective(
     """
     y = _labels(problem)
     W, H, b = (np.asarray(a, dtype=np.float64) for a in (W, H, b))
-    Z = H @ W.T + (b if problem.bias != "none" else 0.0)
+    Z = H @ W.T + (b if problem.has_bias else 0.0)
     rows = np.arange(len(y))
     if problem.loss == "ce":
         top = Z.max(axis=1)
@@ -184,7 +184,7 @@ def violation(
         return math.inf
     if not (np.isfinite(W).all() and np.isfinite(H).all() and np.isfinite(b).all()):
         return math.inf
-    worst = 0.0 if problem.bias != "none" else float(np.abs(b).max())
+    worst = 0.0 if problem.has_bias else float(np.abs(b).max())
     sq = (H * H).sum(axis=1)
     if problem.features == "relu":
         worst = max(worst, float(-H.min()) / max(1.0, float(np.abs(H).max())))
@@ -238,7 +238,7 @@ def _parametrise(problem: lpm.Problem, theta, interior: bool):
         M = ball(M, math.sqrt(problem.energy[1]), rows=True)
     elif problem.energy is not None:
         M = ball(M, math.sqrt(K * problem.energy[1]), rows=False)
-    return W, M, (b if problem.bias != "none" else torch.zeros(K, dtype=theta.dtype))
+    return W, M, (b if problem.has_bias else torch.zeros(K, dtype=theta.dtype))
 
 
 def _collapsed_value(problem: lpm.Problem, W, M, b):

@@ -311,7 +311,7 @@ def _upper(
 
 
 def _candidate(problem: Problem, b: NDArray[np.float64] | None) -> NDArray[np.float64]:
-    if b is None or problem.bias == "none":
+    if b is None or not problem.has_bias:
         return np.zeros(problem.K)
     return np.asarray(b, dtype=np.float64).reshape(problem.K)
 
@@ -401,7 +401,7 @@ def gram_certificate(
     psd_term = program.tau * min(0.0, lam_min)
     g_b = P.sum(axis=0)
     bias_term = 0.0
-    if problem.bias != "none":
+    if problem.has_bias:
         bias_term, info = _bias_term(problem, g_b, upper, None)
         details.update(info)
     lb = c0 + linear + psd_term + bias_term + constant_penalty(problem)
@@ -758,7 +758,7 @@ def fixed_certificate(
         "gradient_norm": float(np.linalg.norm(g)),
     }
     bias_term = 0.0
-    if problem.bias != "none":
+    if problem.has_bias:
         bias_term, info = _bias_term(problem, g_b, upper, W)
         details.update(info)
     lb = c0 + inner + bias_term + penalty_const
@@ -788,8 +788,8 @@ def unregularised_mse_certificate(problem: Problem) -> Certificate:
     rank Z ≤ d, whose minimum is ½ × the sum of the K − d smallest π_k.
     """
     K, d = problem.K, problem.dim
-    if problem.fixed_classifier or problem.bias != "none" or d >= K:
-        attainable = not problem.fixed_classifier and d >= (K - 1 if problem.bias != "none" else K)
+    if problem.fixed_classifier or problem.has_bias or d >= K:
+        attainable = not problem.fixed_classifier and d >= (K - 1 if problem.has_bias else K)
         return Certificate(0.0, "zero-loss", attainable, 0.0)
     dropped = np.sort(_weights(problem))[: K - d]
     value = 0.5 * float(dropped.sum())
@@ -831,7 +831,7 @@ def certificate(solution: Solution) -> Certificate | None:
     if not math.isfinite(solution.objective):
         return None
     M = solution.means
-    b = solution.b if p.bias != "none" else None
+    b = solution.b if p.has_bias else None
     duals: list[DualPoint | None] = [None]
     if solution.dual is not None:
         duals.append(solution.dual)

@@ -114,11 +114,12 @@ def feasible_set(
 ) -> FeasibleSet:
     """The feasible set of a batch of problems with one structure (regime, budget, features)."""
     first = problems[0]
-    key = _structure(first)
+    key = first.batch_key
     for p in problems[1:]:
-        if _structure(p) != key:
+        if p.batch_key != key:
             raise ValueError(
-                "a batch needs problems of one scale regime, budget and kind of features"
+                "a batch needs problems of one structure (Problem.batch_key: K, d, loss, kind "
+                "of classifier, scale regime, budget, features and bias)"
             )
     B, N = len(problems), max(p.N for p in problems)
     W_radius = np.full(B, np.inf)
@@ -156,10 +157,6 @@ def feasible_set(
         nonneg=first.features == "relu",
         mask=torch.as_tensor(mask, device=device),
     )
-
-
-def _structure(p: Problem) -> tuple:
-    return (p.regime, p.budget if p.regime == "energy" else None, p.features)
 
 
 def violation(problem: Problem, W: NDArray[np.float64] | None, H: NDArray[np.float64]) -> float:

@@ -270,7 +270,7 @@ def objective(
         Ignored (may be None) for a fixed classifier, whose matrix the problem defines.
     H : ndarray, shape=[N, d]
     b : ndarray, shape=[K] or None
-        Required exactly when ``problem.bias != "none"``.
+        Required exactly when ``problem.has_bias``.
 
     Examples
     --------
@@ -291,7 +291,7 @@ def objective(
             )
         Wt = torch.as_tensor(W)[None]
     bt = None
-    if problem.bias != "none":
+    if problem.has_bias:
         if b is None:
             raise ValueError(f"bias {problem.bias!r} needs b of shape (K,)")
         bt = torch.as_tensor(np.asarray(b, dtype=np.float64).reshape(problem.K))[None]

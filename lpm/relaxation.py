@@ -51,7 +51,7 @@ def relaxation_bound(solution: Solution, *, solver: str | None = None) -> Certif
     dual = result.dual
     if dual is None:
         raise ValueError(f"the convex program was not solved: cvxpy status {result.cvx_status!r}")
-    b = solution.b if p.bias != "none" else None
+    b = solution.b if p.has_bias else None
     if p.fixed_classifier:
         return fixed_certificate(p, solution.means, b, dual=dual)
     return gram_certificate(p, solution.W, solution.means, b, dual=dual)

@@ -903,7 +903,7 @@ def zhu_regularised_ce(problem: Problem) -> Prediction:
         w_gram=rho * G,
         m_gram=alpha * alpha * rho * G,
         wm_gram=alpha * rho * G,
-        bias=np.zeros(K) if problem.bias != "none" else None,
+        bias=np.zeros(K) if problem.has_bias else None,
         reference=(
             "Zhu, Ding, Zhou, Li, You, Sulam, Qu, NeurIPS 2021, arXiv 2105.02375 Theorem 3.1; "
             "ρ re-derived, docs/theory.md §5.1"
@@ -1064,7 +1064,7 @@ def mse_ufm(problem: Problem) -> Prediction:
         (balanced counts).
     """
     _mse_ufm_setting("mse_ufm", problem, ("none", "free"))
-    if problem.bias == "none":
+    if not problem.has_bias:
         return mse_ufm_no_bias(problem)
     return mse_ufm_free_bias(problem)
 

@@ -174,7 +174,7 @@ def against_prediction(
             predicted = _unit(predicted)
         out.append(Measurement(f"{name} {key}", gram_error(G, predicted, perturb), gram_rtol))
     bias = getattr(prediction, "bias", None)
-    if bias is not None and solution.problem.bias != "none":
+    if bias is not None and solution.problem.has_bias:
         out.append(
             Measurement(
                 f"{name} bias",

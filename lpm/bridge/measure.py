@@ -352,7 +352,7 @@ def _objective_excess(problem: Problem, optimum: Solution, W, H, y, b) -> float:
         else:
             return math.nan  # the problem's fixed rows and the network's differ (a rotation)
     else:
-        value = objective(problem, W, H_sorted, b if problem.bias != "none" else None)
+        value = objective(problem, W, H_sorted, b if problem.has_bias else None)
     return value - optimum.objective
 
 

@@ -106,19 +106,6 @@ def _choose(problem: Problem, method: str) -> Method:
     return METHODS[method]
 
 
-def _structure_key(problem: Problem) -> tuple:
-    return (
-        problem.K,
-        problem.dim,
-        problem.loss,
-        problem.classifier == "learnable",
-        problem.regime,
-        problem.budget if problem.regime == "energy" else None,
-        problem.features,
-        problem.bias != "none",
-    )
-
-
 def solve_batch(problems: Sequence[Problem], *, method: str = "auto", **options) -> list[Solution]:
     """Solve many problems; same-structured ones are solved together as one tensor program.
 
@@ -137,7 +124,7 @@ def solve_batch(problems: Sequence[Problem], *, method: str = "auto", **options)
     deadline = None if opts.time_limit is None else time.monotonic() + opts.time_limit
     groups: dict[tuple, list[int]] = {}
     for i, (p, m) in enumerate(zip(problems, chosen)):
-        groups.setdefault((m.name, *_structure_key(p)), []).append(i)
+        groups.setdefault((m.name, *p.batch_key), []).append(i)
     out: list[Solution | None] = [None] * len(problems)
     for key, idx in groups.items():
         group_opts = opts

@@ -168,7 +168,7 @@ def _solve_one(problem: Problem, options: SolveOptions) -> Solution:
             shrink = (1.0 - 1e-6) / math.sqrt(1.0 + over)
             W, H = ((x * shrink).astype(np.float32).astype(np.float64) for x in (W, H))
     tol = options.tol if options.tol is not None else default_tol("theory", options.dtype)
-    value = objective(problem, W, H, b if problem.bias != "none" else None)
+    value = objective(problem, W, H, b if problem.has_bias else None)
     if prediction.kind == "max_margin":
         residual = _svm_residual(problem, prediction, W, H)
         what = (

@@ -186,14 +186,14 @@ def supports(problem: Problem) -> str | None:
     if problem.fixed_classifier:
         if problem.features == "sphere":
             return None
-        if problem.loss == "ce" and problem.features == "free" and problem.bias == "none":
+        if problem.loss == "ce" and problem.features == "free" and not problem.has_bias:
             return None
         return (
             "the unregularised model with a fixed classifier has a convex program only for "
             "spherical features, or for CE with free features and no bias (the max-margin "
             "direction); add --energy or --decay"
         )
-    if problem.loss == "ce" and problem.features == "free" and problem.bias == "none":
+    if problem.loss == "ce" and problem.features == "free" and not problem.has_bias:
         return None
     return (
         "the unregularised model with a learnable classifier has a convex program (the UF-SVM "
@@ -213,7 +213,7 @@ def _logits(
     gradient the certificate of :mod:`lpm.certify` starts from."""
     K = problem.K
     L = cp.Variable((K, K))
-    if problem.bias == "none":
+    if not problem.has_bias:
         return L, L == Z, None
     b = cp.Variable(K)
     return L, L == Z + np.ones((K, 1)) @ cp.reshape(b, (1, K), order="C"), b
@@ -632,7 +632,7 @@ def _to_solution(problem: Problem, result: ConvexResult, tol: float, seconds: fl
         W, M, primal, bound = _svm_summary(problem, kind, W, M, info)
         info.update(svm_value=primal, svm_lower_bound=bound, svm_gap=primal - bound)
     H = M[problem.labels]
-    bias = b if problem.bias != "none" else None
+    bias = b if problem.has_bias else None
     f = objective(problem, W, H, bias)
     info["program_value"] = result.value
     if not ok:
@@ -667,7 +667,7 @@ def _to_solution(problem: Problem, result: ConvexResult, tol: float, seconds: fl
         problem=problem,
         W=W,
         H=H,
-        b=b if problem.bias != "none" else np.zeros(problem.K),
+        b=b if problem.has_bias else np.zeros(problem.K),
         objective=f,
         residual=float(residual),
         status=status,

@@ -148,7 +148,7 @@ class _Collapsed:
         self.s = self.fs.scale[0, self.first].unsqueeze(-1)
         self.n = torch.as_tensor(problem.counts, dtype=torch.float64).unsqueeze(-1)
         self.learnable = problem.classifier == "learnable"
-        self.bias = problem.bias != "none"
+        self.bias = problem.has_bias
 
     def lift(self, U: torch.Tensor) -> torch.Tensor:
         return (self.s * U)[self.labels]
@@ -532,7 +532,7 @@ class _Search:
         """The Solution at a polished point, its residual the gradient method's."""
         p = self.problem
         H = point.M[p.labels]
-        b = point.b if p.bias != "none" else None
+        b = point.b if p.has_bias else None
         r = kkt_residual(p, point.W, H, b)
         if r <= self.tol:
             status, message = "converged", f"residual {r:.2e} ≤ tol {self.tol:.1e}"
@@ -543,7 +543,7 @@ class _Search:
             problem=p,
             W=point.W,
             H=H,
-            b=point.b if p.bias != "none" else np.zeros(p.K),
+            b=point.b if p.has_bias else np.zeros(p.K),
             objective=objective(p, point.W, H, b),
             residual=r,
             status=status,

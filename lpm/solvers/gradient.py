@@ -107,7 +107,7 @@ def _initial_point(
         U = fs.project_U(U)
     Wt = None if W is None else torch.as_tensor(W, dtype=dtype, device=device)
     b = None
-    if first.bias != "none":
+    if first.has_bias:
         b = torch.zeros((B, K), dtype=dtype, device=device)
     return Wt, U, b
 
@@ -171,7 +171,7 @@ def residual(
         None if problem.fixed_classifier else torch.as_tensor(np.asarray(W, dtype=np.float64))[None]
     )
     bt = None
-    if problem.bias != "none":
+    if problem.has_bias:
         bt = torch.as_tensor(np.asarray(b, dtype=np.float64).reshape(problem.K))[None]
     x = (Wt, U, bt)
     f, g = fun(x)
@@ -207,7 +207,7 @@ def _given_point(
     B, N, K, d = len(problems), fs.scale.shape[1], first.K, first.dim
     W = np.zeros((B, K, d)) if first.classifier == "learnable" else None
     H = np.zeros((B, N, d))
-    b = np.zeros((B, K)) if first.bias != "none" else None
+    b = np.zeros((B, K)) if first.has_bias else None
     for j, (p, (Wj, Hj, bj)) in enumerate(zip(problems, init)):
         H[j, : p.N] = _shaped(Hj, (p.N, d), "H")
         if W is not None:
@@ -548,7 +548,7 @@ def _solution(
         W=W,
         H=H,
         b=b,
-        objective=objective(p, W, H, b if p.bias != "none" else None),
+        objective=objective(p, W, H, b if p.has_bias else None),
         residual=r,
         status=status,
         method="gradient",

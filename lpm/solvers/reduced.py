@@ -123,7 +123,7 @@ class Layout:
             ball_W=energy and not first.fixed_classifier,
             relu=first.features == "relu",
             budget=first.budget if energy else None,
-            bias=first.bias != "none",
+            bias=first.has_bias,
             counts=t([p.counts for p in problems]),
             N=t([p.N for p in problems]),
             R_W=t([math.sqrt(p.K * p.energy[0]) if energy else math.inf for p in problems]),
