@@ -23,7 +23,15 @@ def check_schema(row: dict) -> None:
     json.dumps(row, allow_nan=False)  # strict JSON as it is
 
 
-def check_measured(row: dict) -> None:
+def check_measured(row: dict, baseline_may_miss: bool = False) -> None:
+    """A measured row. ``baseline_may_miss``: the baseline is a local method on a nonconvex
+    problem (SciPy on ReLU features ends at a boundary stationary point); its row must then say
+    it is not ``accurate`` (its ratio does not count), and lpm's side must still be accurate."""
+    if baseline_may_miss and row["baseline_accuracy"] > row["tolerance"]:
+        check_schema(row)
+        assert row["lpm_accuracy"] <= row["tolerance"]
+        assert row["accurate"] is False
+        return
     check_schema(row)
     assert row["skipped"] is False
     for key in NUMBER_KEYS:
@@ -161,7 +169,8 @@ def test_engine_rows_reach_the_certified_optimum(engine_rows):
 def test_more_engine_rows_quick(name):
     rows = benchmarks.run(quick=True, names=[name])
     for row in rows:
-        check_measured(row)
+        relu_baseline = name == "engine-vs-scipy" and "ReLU" in row["case"]
+        check_measured(row, baseline_may_miss=relu_baseline)
 
 
 def test_gpu_script_runs_or_skips(capsys, tmp_path):

@@ -2,7 +2,7 @@
 
 Each of B problems has its own iterate x_b ∈ R^n, curvature pairs, step and stopping state; they
 share tensor operations only. One step (Nocedal & Wright, Numerical Optimization, 2nd ed.,
-Algorithm 7.4 and 7.5):
+Algorithm 7.4 and 7.5)::
 
     d = −H_k ∇f(x),   H_k from the last m pairs s = x⁺ − x, y = ∇f(x⁺) − ∇f(x) by the two-loop
                       recursion, with H⁰ = γ I, γ = ⟨s, y⟩/⟨y, y⟩ of the newest pair;
