@@ -296,7 +296,7 @@ def _add_solver_flags(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=(
             "wall-clock budget of the solve; past it the best point so far is reported with "
-            "status time_limit (default under auto: 30 s for a small problem, more for large "
+            "status time_limit (default under auto: 20 s for a small problem, more for large "
             "K·d)"
         ),
     )

@@ -22,7 +22,7 @@ ranks better (:func:`lpm.solvers.method.rank`: certified, then converged, then t
 objective), so ``auto`` never returns an answer worse than that of the method it ran first; its
 message says which methods were tried.
 
-The whole call has a wall-clock budget: ``time_limit``, or :func:`default_time_limit` (30 s for
+The whole call has a wall-clock budget: ``time_limit``, or :func:`default_time_limit` (20 s for
 a small problem, more for large K·d and for batches).
 """
 
@@ -58,9 +58,9 @@ AUTO_CONVEX_MAX_K = 24
 #: not a pace (small problems are certified in well under a second). Larger batches get more:
 #: see :func:`default_time_limit`. A solve that runs out stops with status ``"time_limit"``, its
 #: best point and its certified bound.
-AUTO_TIME_LIMIT = 30.0
+AUTO_TIME_LIMIT = 20.0
 #: Seconds of budget added per 5,000 reduced variables K·d (the long tail K = d = 1000 is
-#: certified in about 3 minutes on two cores: it gets 230 s).
+#: certified in about 3 minutes on two cores: it gets 220 s).
 AUTO_SECONDS_PER_VARIABLE = 1.0 / 5000
 #: Seconds of budget added per further problem of a batch.
 AUTO_SECONDS_PER_PROBLEM = 0.1
