@@ -581,14 +581,22 @@ def test_a_worker_killed_mid_sweep_costs_only_its_task(
     killed = int(marker.read_text())
     assert killed in before and killed not in after  # the worker really died mid-sweep
     assert sorted(written) == sorted(r["key"] for r in rows)  # each point written once
-    lost = 0 if allowed_failures else 1
+    lost = summary.failed
+    if allowed_failures:
+        assert lost == 0  # the scheduler ran the killed task again elsewhere
+    else:
+        # Without retries the killed task is given up, and so is a task the scheduler had
+        # already queued on the same worker (it holds one task per thread, sometimes one more).
+        assert 1 <= lost <= 2
     assert (summary.total, summary.done, summary.failed) == (6, 6 - lost, lost)
     assert summary.unconverged == 0
     if lost:
-        (failed,) = [r for r in sweep.read_store(store) if r["status"] == "failed"]
-        assert failed["message"].startswith("KilledWorker") and failed["params"]["ratio"] == 5
+        failed = [r for r in sweep.read_store(store) if r["status"] == "failed"]
+        assert len(failed) == lost
+        assert all(r["message"].startswith("KilledWorker") for r in failed)
+        assert 5 in {r["params"]["ratio"] for r in failed}  # the point being solved
         again = sweep.run_sweep(spec, store)
-        assert (again.done, again.skipped, again.failed) == (1, 5, 0) and again.settled
+        assert (again.done, again.skipped, again.failed) == (lost, 6 - lost, 0) and again.settled
     keys = keys_in(store)
     assert len(keys) == len(set(keys)) == 6
     local = {r["key"]: r for r in rows}
