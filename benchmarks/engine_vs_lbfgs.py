@@ -21,7 +21,7 @@ import torch
 
 import lpm
 from benchmarks.anchors import torch_lbfgs
-from benchmarks.report import make_row, relative_gap
+from benchmarks.report import against_certified_bound, make_row
 from benchmarks.timing import best_of
 
 __all__ = ["BASELINE", "NAME", "TOLERANCE", "cases", "run"]
@@ -71,12 +71,6 @@ def run(quick: bool = False, device: str = "cpu") -> list[dict[str, Any]]:
         ours = best_of(lambda p=p: lpm.solve(p, device=device), repeats)
         theirs = best_of(_one_thread(lambda p=p: torch_lbfgs(p, seed=0)), repeats)
         sol, base = ours.result, theirs.result
-        bound = sol.lower_bound
-        anchor_gap = (
-            max(base["objective"] - bound, 0.0) / max(1.0, abs(base["objective"]))
-            if bound is not None
-            else float("inf")
-        )
         rows.append(
             make_row(
                 NAME,
@@ -86,13 +80,8 @@ def run(quick: bool = False, device: str = "cpu") -> list[dict[str, Any]]:
                 baseline=BASELINE,
                 baseline_seconds=theirs.seconds,
                 repeats=min(ours.repeats, theirs.repeats),
-                accuracy="(f − LB)/max(1, |f|), LB = lpm's certified lower bound",
-                lpm_accuracy=relative_gap(sol) if sol.certified else float("inf"),
-                baseline_accuracy=anchor_gap,
                 tolerance=TOLERANCE,
-                reference=bound,
-                lpm_objective=sol.objective,
-                baseline_objective=base["objective"],
+                **against_certified_bound(sol, base["objective"]),
                 notes=f"lpm: {sol.method}, {sol.status}, certified={sol.certified}",
                 extra={
                     "lpm_method": sol.method,

@@ -11,12 +11,11 @@ counted as its inaccuracy).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import lpm
 from benchmarks.anchors import nuclear_cvxpy
-from benchmarks.report import make_row, relative_gap
+from benchmarks.report import against_certified_bound, make_row
 from benchmarks.timing import best_of
 
 __all__ = ["BASELINE", "NAME", "TOLERANCE", "cases", "run"]
@@ -51,12 +50,6 @@ def run(quick: bool = False, device: str = "cpu") -> list[dict[str, Any]]:
         ours = best_of(lambda p=p: lpm.solve(p, seed=0, device=device), repeats)
         theirs = best_of(lambda p=p: nuclear_cvxpy(p), repeats)
         sol, base = ours.result, theirs.result
-        bound = sol.lower_bound
-        base_gap = (
-            abs(base["objective"] - bound) / max(1.0, abs(base["objective"]))
-            if bound is not None
-            else math.inf
-        )
         rows.append(
             make_row(
                 NAME,
@@ -66,13 +59,8 @@ def run(quick: bool = False, device: str = "cpu") -> list[dict[str, Any]]:
                 baseline=BASELINE,
                 baseline_seconds=theirs.seconds,
                 repeats=min(ours.repeats, theirs.repeats),
-                accuracy="|f − LB|/max(1, |f|), LB = lpm's certified lower bound",
-                lpm_accuracy=relative_gap(sol) if sol.certified else math.inf,
-                baseline_accuracy=base_gap,
                 tolerance=TOLERANCE,
-                reference=bound,
-                lpm_objective=sol.objective,
-                baseline_objective=base["objective"],
+                **against_certified_bound(sol, base["objective"], two_sided=True),
                 notes=f"lpm: {sol.method}, {sol.status}; cvxpy: {base['status']}",
                 extra={"lpm_iterations": sol.iterations},
             )

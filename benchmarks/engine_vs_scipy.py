@@ -19,7 +19,7 @@ from typing import Any
 import lpm
 from benchmarks.anchors import scipy_lbfgsb
 from benchmarks.engine_vs_lbfgs import _one_thread
-from benchmarks.report import make_row, relative_gap
+from benchmarks.report import against_certified_bound, make_row
 from benchmarks.timing import best_of
 from lpm.solvers import RELU_RESTARTS
 from lpm.tolerances import default_tol
@@ -63,12 +63,6 @@ def run(quick: bool = False, device: str = "cpu") -> list[dict[str, Any]]:
 
         theirs = best_of(_one_thread(baseline), repeats)
         sol, base = ours.result, theirs.result
-        bound = sol.lower_bound
-        base_gap = (
-            max(base["objective"] - bound, 0.0) / max(1.0, abs(base["objective"]))
-            if bound is not None
-            else math.inf
-        )
         rows.append(
             make_row(
                 NAME,
@@ -78,13 +72,8 @@ def run(quick: bool = False, device: str = "cpu") -> list[dict[str, Any]]:
                 baseline=BASELINE,
                 baseline_seconds=theirs.seconds,
                 repeats=min(ours.repeats, theirs.repeats),
-                accuracy="(f − LB)/max(1, |f|), LB = lpm's certified lower bound",
-                lpm_accuracy=relative_gap(sol) if sol.certified else math.inf,
-                baseline_accuracy=base_gap,
                 tolerance=TOLERANCE,
-                reference=bound,
-                lpm_objective=sol.objective,
-                baseline_objective=base["objective"],
+                **against_certified_bound(sol, base["objective"]),
                 notes=f"lpm: {sol.method}, {sol.status}; L-BFGS-B: {base['message']}",
                 extra={
                     "lpm_iterations": sol.iterations,

@@ -28,7 +28,14 @@ import torch
 
 import lpm
 
-__all__ = ["ROW_KEYS", "machine", "make_row", "relative_gap", "skipped_row"]
+__all__ = [
+    "ROW_KEYS",
+    "against_certified_bound",
+    "machine",
+    "make_row",
+    "relative_gap",
+    "skipped_row",
+]
 
 #: Keys of every row, in display order.
 ROW_KEYS: tuple[str, ...] = (
@@ -153,3 +160,30 @@ def relative_gap(solution: lpm.Solution) -> float:
     if not solution.converged or solution.gap is None or not math.isfinite(solution.gap):
         return math.inf
     return max(solution.gap, 0.0) / max(1.0, abs(solution.objective))
+
+
+def against_certified_bound(
+    solution: lpm.Solution, baseline_objective: float, *, two_sided: bool = False
+) -> dict:
+    """The accuracy fields of a row whose two sides are judged by lpm's certified lower bound LB.
+
+    lpm's accuracy is its certified relative gap (inf when not certified); the baseline's is
+    (f − LB)/max(1, |f|) at its objective f, or |f − LB|/max(1, |f|) with ``two_sided`` (for an
+    interior-point baseline, whose value may fall slightly below LB by its own infeasibility).
+    The result is spread into :func:`make_row`.
+    """
+    bound = solution.lower_bound
+    if bound is None:
+        gap = math.inf
+    else:
+        excess = baseline_objective - bound
+        gap = (abs(excess) if two_sided else max(excess, 0.0)) / max(1.0, abs(baseline_objective))
+    measure = "|f − LB|" if two_sided else "(f − LB)"
+    return {
+        "accuracy": f"{measure}/max(1, |f|), LB = lpm's certified lower bound",
+        "lpm_accuracy": relative_gap(solution) if solution.certified else math.inf,
+        "baseline_accuracy": gap,
+        "reference": bound,
+        "lpm_objective": solution.objective,
+        "baseline_objective": baseline_objective,
+    }

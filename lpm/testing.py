@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lpm.gram import centring
+from lpm.geometry import etf_distance
 from lpm.problem import Problem
 from lpm.theory import predict
 from lpm.tolerances import CHECK_TOL, GAP_TOL
@@ -129,17 +129,13 @@ def gram_distance(G: ArrayLike, target: str | ArrayLike, *, normalise: bool = Fa
         if size == 0.0:
             return math.nan
         if target == "etf":
-            K = G.shape[0]
-            return float(np.linalg.norm(G / size - centring(K) / math.sqrt(K - 1)))
+            return etf_distance(G, gram=True)
         return float(np.linalg.norm(G - np.diag(np.diag(G))) / size)
     T = np.asarray(target, dtype=np.float64)
     if T.shape != G.shape:
         raise ValueError(f"target shape {T.shape} differs from the Gram's {G.shape}")
     if normalise:
-        scale = float(np.linalg.norm(T))
-        if size == 0.0 or scale == 0.0:
-            return math.nan
-        return float(np.linalg.norm(G / size - T / scale))
+        return etf_distance(G, gram=True, target=T)
     scale = float(np.linalg.norm(T))
     diff = float(np.linalg.norm(G - T))
     return diff / scale if scale > 0 else diff

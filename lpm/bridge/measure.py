@@ -55,7 +55,7 @@ Dang, Tran, Nguyen, Ho, ICML 2024 — unconstrained ReLU features.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,6 +63,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from lpm.certificate import Certificate
+from lpm.classifiers import classifier_matrix
 from lpm.geometry import GeometryReport, measure
 from lpm.objective import objective
 from lpm.problem import Problem
@@ -273,7 +274,7 @@ def fixed_classifier_optimum(W: ArrayLike, problem: Problem) -> Solution:
     counts, N = problem.counts, problem.N
     mu = N * problem.decay[1]
     means = np.zeros((K, d))
-    value, bound_gap, worst = 0.0, 0.0, 0.0
+    bound_gap, worst = 0.0, 0.0
     for k in range(K):
         h = np.zeros(d)
         for _ in range(_NEWTON_MAX_ITER):
@@ -285,14 +286,11 @@ def fixed_classifier_optimum(W: ArrayLike, problem: Problem) -> Solution:
                 break
             hess = W.T @ (np.diag(p) - np.outer(p, p)) @ W + mu * np.eye(d)
             h = h - np.linalg.solve(hess, grad)
-        z = W @ h
-        ce = float(np.log(np.sum(np.exp(z - z.max()))) + z.max() - z[k])
-        value += counts[k] / N * (ce + 0.5 * mu * float(h @ h))
         bound_gap += counts[k] / N * float(grad @ grad) / (2 * mu)
         worst = max(worst, float(np.linalg.norm(grad)))
         means[k] = h
     H = np.repeat(means, counts, axis=0)
-    value += 0.5 * problem.decay[0] * float((W * W).sum())  # the fixed classifier's penalty
+    value = _objective_at(problem, W, H, None)
     status = "converged" if worst <= FIXED_TOL else "max_iter"
     return Solution(
         problem=problem,
@@ -315,15 +313,13 @@ def fixed_classifier_optimum(W: ArrayLike, problem: Problem) -> Solution:
     )
 
 
-def _fixed_objective(
-    W: NDArray[np.float64], H: NDArray[np.float64], y, lambda_w: float, lambda_h: float
-) -> float:
-    """(1/N) Σ_i CE(W h_i, y_i) + (λ_W/2)‖W‖_F² + (λ_H/2)‖H‖_F² for a fixed W."""
-    Z = H @ W.T
-    top = Z.max(axis=1, keepdims=True)
-    lse = np.log(np.sum(np.exp(Z - top), axis=1)) + top[:, 0]
-    penalty = 0.5 * lambda_w * np.sum(W**2) + 0.5 * lambda_h * np.sum(H**2)
-    return float(np.mean(lse - Z[np.arange(len(y)), y]) + penalty)
+def _objective_at(problem: Problem, W, H, b) -> float:
+    """The model's objective (:func:`lpm.objective.objective`) at the network's own classifier W:
+    a fixed classifier under weight decay is W taken as given, its (λ_W/2)‖W‖² included as the
+    package's objective states it (under budgets a fixed W is the problem's own)."""
+    if problem.fixed_classifier and problem.decay is not None:
+        problem = replace(problem, classifier="learnable")
+    return objective(problem, W, H, b if problem.has_bias else None)
 
 
 def _objective_excess(problem: Problem, optimum: Solution, W, H, y, b) -> float:
@@ -342,18 +338,10 @@ def _objective_excess(problem: Problem, optimum: Solution, W, H, y, b) -> float:
         w_energy = float(np.mean(np.sum(W**2, axis=1)))
         if w_energy > E_W * (1 + slack) or feature_energy > E_H * (1 + slack):
             return math.nan
-    if problem.fixed_classifier:
-        from lpm.classifiers import classifier_matrix
-
-        if problem.decay is not None:
-            value = _fixed_objective(W, H_sorted, y[order], problem.decay[0], problem.decay[1])
-        elif np.allclose(W, classifier_matrix(problem), rtol=0, atol=1e-12):
-            value = objective(problem, None, H_sorted)
-        else:
-            return math.nan  # the problem's fixed rows and the network's differ (a rotation)
-    else:
-        value = objective(problem, W, H_sorted, b if problem.has_bias else None)
-    return value - optimum.objective
+    fixed_rows = problem.fixed_classifier and problem.decay is None
+    if fixed_rows and not np.allclose(W, classifier_matrix(problem), rtol=0, atol=1e-12):
+        return math.nan  # the problem's fixed rows and the network's differ (a rotation)
+    return _objective_at(problem, W, H_sorted, b) - optimum.objective
 
 
 def certified_optimum(problem: Problem, W: ArrayLike | None = None, seed: int = 0) -> Solution:
@@ -364,8 +352,6 @@ def certified_optimum(problem: Problem, W: ArrayLike | None = None, seed: int = 
     """
     if problem.fixed_classifier and problem.decay is not None:
         if W is None:
-            from lpm.classifiers import classifier_matrix
-
             W = classifier_matrix(problem)
         return fixed_classifier_optimum(W, problem)
     if problem.classifier == "random":
