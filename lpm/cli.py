@@ -90,7 +90,15 @@ EXIT_BROKEN_PIPE = 141
 DEBUG_ENV = "LPM_DEBUG"
 
 #: ``--method``: "auto" and the methods of :data:`lpm.METHODS`.
-METHOD_NAMES: tuple[str, ...] = ("auto", "reduced", "gradient", "convex", "theory", "global")
+METHOD_NAMES: tuple[str, ...] = (
+    "auto",
+    "reduced",
+    "symmetric",
+    "gradient",
+    "convex",
+    "theory",
+    "global",
+)
 #: ``check --only``: the ids of ``proofs_check.CHECK_IDS``, in the order they run.
 CHECK_NAMES: tuple[str, ...] = (
     "fang-balanced-etf",

@@ -2,8 +2,10 @@
 
 Hypothesis profiles (chosen by the environment variable ``HYPOTHESIS_PROFILE``, default ``dev``):
 
-* ``dev`` — few examples per property (a solve per example: the default suite stays fast);
-* ``ci``  — more examples, for a scheduled or pre-release run:
+* ``dev`` — few examples per property (a solve per example: the default suite stays fast),
+  drawn deterministically (``derandomize``), so that a run of the suite is reproducible and a
+  property's examples do not change between a developer's run and CI's;
+* ``ci``  — more examples, drawn at random, for a scheduled or pre-release run that explores:
   ``HYPOTHESIS_PROFILE=ci python -m pytest tests/test_properties.py``.
 
 Both have ``deadline=None`` (a numerical solve's time varies with the example and the machine's
@@ -25,6 +27,7 @@ from hypothesis import HealthCheck, settings
 settings.register_profile(
     "dev",
     max_examples=6,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

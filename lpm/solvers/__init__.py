@@ -9,6 +9,9 @@ contract tests of ``tests/test_solvers.py::test_method_contract``:
   certificate, and further methods until the answer is certified or the time limit is reached;
 * ``reduced`` (:mod:`lpm.solvers.reduced`) — L-BFGS on the K class means (the Jensen reduction),
   lifted to collapsed per-sample features;
+* ``symmetric`` (:mod:`lpm.solvers.symmetric`) — the reduced problem restricted to points
+  invariant under permutations of classes of equal counts (learnable classifier, free features,
+  d ≥ K): O(G²) numbers for G distinct counts, lifted to K class means;
 * ``gradient`` (:mod:`lpm.solvers.gradient`) — spectral projected gradient on per-sample features
   from a random start (within-class collapse is found, not assumed);
 * ``convex`` (:mod:`lpm.solvers.convex`) — the cvxpy programs;
@@ -29,7 +32,7 @@ from dataclasses import replace
 from lpm.certify import attach
 from lpm.problem import Problem
 from lpm.solution import Solution
-from lpm.solvers import auto, closed_form, convex, global_search, reduced
+from lpm.solvers import auto, closed_form, convex, global_search, reduced, symmetric
 from lpm.solvers.auto import AUTO_TIME_LIMIT, RELU_RESTARTS
 from lpm.solvers.gradient import spg
 from lpm.solvers.method import METHODS, Method, SolveOptions, best_start
@@ -82,6 +85,7 @@ def _gradient_run(problems: Sequence[Problem], options: SolveOptions) -> list[So
 for _method in (
     auto.METHOD,
     reduced.METHOD,
+    symmetric.METHOD,
     Method(
         "gradient",
         _gradient_run,

@@ -10,11 +10,16 @@ h_i = m_{y_i}, and the per-sample problem's optimum equals that of the problem i
     min  Σ_k (n_k/N) ℓ(W m_k + b, k) + (λ_W/2)‖W‖² + (λ_H/2) Σ_k n_k ‖m_k‖² + (λ_b/2)‖b‖²
 
 under the collapsed budgets: the one objective of :mod:`lpm.objective` with K "samples" of
-weights a_k = n_k/N, plus the collapsed feature penalty. Spherical features are not reducible
-(the means of points on a sphere fill the ball); the unregularised model has no finite optimum.
+weights a_k = n_k/N, plus the collapsed feature penalty. Spherical features (‖h_i‖ = r) reduce
+for another reason: their means fill the ball, but for fixed (W, b) the objective is a sum over
+samples of terms ℓ(W h_i + b, y_i) (the decay is constant on the sphere), each minimised over
+its own sphere and depending on the sample only through its label, so one minimiser per class,
+h_i = m_{y_i} with ‖m_k‖ = r, is as good as any per-sample choice. The unregularised model has
+no finite optimum.
 
 The constraints are removed by a smooth change of variables that is exact whether a budget is
-active or not: a ball ‖X‖ ≤ r becomes X = r sin(θ) V/‖V‖ (θ ∈ R, V ≠ 0). At a boundary optimum
+active or not: a ball ‖X‖ ≤ r becomes X = r sin(θ) V/‖V‖ (θ ∈ R, V ≠ 0), a sphere
+m_k = r u_k/‖u_k‖. At a boundary optimum
 with a nonzero multiplier the new variables have a nondegenerate minimum
 (f ≈ f* + μ r (θ − π/2)²/2), and inside the budget the map is a local diffeomorphism. ReLU's
 M ≥ 0 stays a bound, U ≥ 0 on the direction U of M, handled by the two-metric projection. Under
@@ -62,6 +67,8 @@ _FILL_MIN, _FILL_MAX = 1e-3, 1.0 - 1e-4
 #: 420 → 94 iterations at K = 100 balanced, 402 → 69 on a step profile, 601 → 149 on a long tail,
 #: for 0.03 against 1).
 _DIRECTION_NORM = 0.03
+#: Norm of each row u_k of spherical features m_k = r u_k/‖u_k‖ at the start.
+_SPHERE_NORM = 1.0
 #: Relative size of the random perturbation added to a warm start.
 _WARM_NOISE = 1e-3
 #: L-BFGS memory, and the numbers (B·m·n) above which it is cut to keep the history small.
@@ -79,11 +86,6 @@ def supports(problem: Problem) -> str | None:
             "the unregularised model has its infimum at infinity (only directions converge); "
             "use --method convex or add --energy or --decay"
         )
-    if problem.features == "sphere":
-        return (
-            "spherical features do not reduce to class means (the means of points on a sphere "
-            "fill the ball); use --method gradient"
-        )
     return None
 
 
@@ -100,12 +102,14 @@ class Layout:
     learnable: bool
     ball_W: bool
     relu: bool
+    sphere: bool
     budget: str | None
     bias: bool
     counts: torch.Tensor  # [B, K] n_k
     N: torch.Tensor  # [B]
     R_W: torch.Tensor  # [B] sqrt(K E_W)
     E_H: torch.Tensor  # [B]
+    radius: torch.Tensor  # [B] the sphere's radius (spherical features)
     lam_H: torch.Tensor  # [B]
 
     @classmethod
@@ -122,12 +126,14 @@ class Layout:
             learnable=not first.fixed_classifier,
             ball_W=energy and not first.fixed_classifier,
             relu=first.features == "relu",
-            budget=first.budget if energy else None,
+            sphere=first.features == "sphere",
+            budget=first.budget if energy and first.features != "sphere" else None,
             bias=first.has_bias,
             counts=t([p.counts for p in problems]),
             N=t([p.N for p in problems]),
             R_W=t([math.sqrt(p.K * p.energy[0]) if energy else math.inf for p in problems]),
             E_H=t([p.energy[1] if energy else math.inf for p in problems]),
+            radius=t([p.sphere_radius if p.features == "sphere" else math.inf for p in problems]),
             lam_H=t([p.decay[1] if p.decay is not None else 0.0 for p in problems]),
         )
 
@@ -180,6 +186,8 @@ def point(x: torch.Tensor, lay: Layout):
         M = _ball(parts["theta_H"][:, 0], U, lay.H_radius(), (1, 2))
     elif lay.budget == "per-sample":
         M = _ball(parts["theta_H"], U, lay.H_radius().unsqueeze(1).expand(B, lay.K), (2,))
+    elif lay.sphere:
+        M = lay.radius[:, None, None] * U / torch.clamp(U.norm(dim=2, keepdim=True), min=1e-300)
     else:
         M = U / torch.sqrt(lay.counts).unsqueeze(-1)  # U = diag(√n) M: the decay's own scale
     return W, M, parts.get("b")
@@ -197,7 +205,12 @@ def reduced_residual(W, M, b, f, gW, gM, gb, lay: Layout) -> torch.Tensor:
     s = torch.sqrt(lay.K * n) if lay.budget == "class-average" else torch.sqrt(lay.N).unsqueeze(1)
     s = s.expand_as(n).unsqueeze(-1)
     u = M / s
-    v = u - gM * s / n.unsqueeze(-1)
+    if lay.sphere:  # the tangent component of each sample's gradient (lpm.constraints)
+        g = gM * s / n.unsqueeze(-1)
+        unit = u / torch.clamp(u.norm(dim=-1, keepdim=True), min=1e-300)
+        v = u - (g - (g * unit).sum(-1, keepdim=True) * unit)
+    else:
+        v = u - gM * s / n.unsqueeze(-1)
     if lay.relu:
         v = torch.clamp(v, min=0.0)
     if lay.budget == "class-average":
@@ -273,6 +286,10 @@ def _pullback(x, lay: Layout, gW, gM, gb) -> torch.Tensor:
     elif lay.budget == "per-sample":
         radius = lay.H_radius().unsqueeze(1).expand(B, lay.K)
         out["theta_H"], out["U"] = _ball_pullback(parts["theta_H"], U, radius, gM, (2,))
+    elif lay.sphere:  # m = r u/‖u‖: ∂f/∂u = (r/‖u‖)(g − ⟨g, û⟩û)
+        norm = torch.clamp(U.norm(dim=2, keepdim=True), min=1e-300)
+        unit = U / norm
+        out["U"] = lay.radius[:, None, None] / norm * (gM - (gM * unit).sum(2, keepdim=True) * unit)
     else:
         out["U"] = gM / torch.sqrt(lay.counts).unsqueeze(-1)
     if lay.bias:
@@ -327,7 +344,9 @@ def _start(problem: Problem, seed: int, init: Solution | None, lay: Layout) -> n
             X += _WARM_NOISE * rng.standard_normal(X.shape) * max(float(np.abs(X).max()), 1e-12)
     if lay.relu:
         M = np.maximum(M, 0.0) if init is not None else np.abs(M)
-    if lay.budget is None:
+    if lay.sphere:  # only the directions of the rows matter: m_k = r u_k/‖u_k‖
+        M = _SPHERE_NORM * M / np.maximum(np.linalg.norm(M, axis=1, keepdims=True), 1e-300)
+    elif lay.budget is None:
         M = M * np.sqrt(np.asarray(problem.counts, dtype=np.float64))[:, None]
     if lay.ball_W:
         V = _DIRECTION_NORM * math.sqrt(K) * V / max(float(np.linalg.norm(V)), 1e-300)
@@ -509,6 +528,7 @@ METHOD = Method(
     supports=supports,
     description=(
         "L-BFGS on the class means (the Jensen reduction: free or ReLU features under budgets "
-        "or decay), lifted to collapsed per-sample features (torch, CPU or CUDA, batched)"
+        "or decay; spheres by separability), lifted to collapsed per-sample features (torch, "
+        "CPU or CUDA, batched)"
     ),
 )
