@@ -43,6 +43,7 @@ from lpm.classifiers import classifier_matrix
 from lpm.objective import ObjectiveData, objective_data, value_and_grad
 from lpm.problem import Problem
 from lpm.solution import Solution
+from lpm.solvers import dense
 from lpm.solvers.gradient import cpu_threads
 from lpm.solvers.lbfgs import DOMINANCE, DOMINATED, INACCURATE, TIME_LIMIT, lbfgs
 from lpm.solvers.method import Method, SolveOptions, best_start
@@ -403,29 +404,23 @@ def solve_reduced(
     work = B * first.K * max(first.K, first.dim)
     with cpu_threads(device, work):
         lay = Layout.of(problems, device, tdtype)
-        data = reduced_data(problems, device, tdtype)
         x0 = np.stack([_start(p, s, i, lay) for p, s, i in zip(problems, seeds, inits)])
-        memory = max(3, min(_MEMORY, _HISTORY_NUMBERS // (2 * x0.size)))
-        result = lbfgs(
-            lambda x: evaluate(x, lay, data),
-            torch.as_tensor(x0, dtype=tdtype, device=device),
-            tol=tol,
-            max_iter=max_iter,
-            memory=memory,
-            patience=_PATIENCE,
-            nonneg=lay.nonneg(device),
-            groups=None if groups is None else torch.as_tensor(groups, device=device),
-            deadline=deadline,
-            callback=callback,
-        )
-        lay64 = Layout.of(problems, device, torch.float64)
-        x = result.x.to(torch.float64)
+        if _dense(problems, device, dtype):
+            x, iterations, codes = _optimise_dense(problems, x0, tol, max_iter, deadline, callback)
+            engine = "dense-newton"
+        else:
+            x, iterations, codes = _optimise_lbfgs(
+                problems, x0, lay, tol, max_iter, deadline, callback, groups
+            )
+            engine = "lbfgs"
+        lay64 = lay if tdtype == torch.float64 else Layout.of(problems, device, torch.float64)
+        x = x.to(torch.float64)
         f, _, res = evaluate(x, lay64, reduced_data(problems, device, torch.float64))
         W, M, b = point(x, lay64)
     elapsed = time.perf_counter() - start
     out = []
     for j, p in enumerate(problems):
-        status, message = _status(float(res[j]), int(result.code[j]), tol, max_iter)
+        status, message = _status(float(res[j]), int(codes[j]), tol, max_iter)
         out.append(
             Solution(
                 problem=p,
@@ -438,7 +433,7 @@ def solve_reduced(
                 method="reduced",
                 device=str(device),
                 dtype=dtype,
-                iterations=int(result.iterations[j]),
+                iterations=int(iterations[j]),
                 seconds=elapsed,
                 tol=tol,
                 message=message,
@@ -447,10 +442,51 @@ def solve_reduced(
                     "seed": int(seeds[j]),
                     "warm_start": inits[j] is not None,
                     "batch_size": B,
+                    "engine": engine,
                 },
             )
         )
     return out
+
+
+def _dense(problems: Sequence[Problem], device: str, dtype: str) -> bool:
+    """Whether the problems go to the NumPy engine (:mod:`lpm.solvers.dense`): one problem to
+    which it applies (a batch keeps the batched L-BFGS)."""
+    return len(problems) == 1 and dense.applies(problems[0], device, dtype)
+
+
+def _optimise_dense(problems, x0, tol, max_iter, deadline, callback):
+    """x, iterations and stop codes of :func:`lpm.solvers.dense.solve_dense`, one problem at a
+    time (``callback`` is called once, at the end: a solve takes milliseconds)."""
+    results = [
+        dense.solve_dense(p, x, tol=tol, max_iter=max_iter, deadline=deadline)
+        for p, x in zip(problems, x0)
+    ]
+    iterations = np.array([r.iterations for r in results])
+    if callback is not None:
+        callback(int(iterations.max()), np.array([r.residual for r in results]))
+    x = torch.as_tensor(np.stack([r.x for r in results]))
+    return x, iterations, np.array([r.code for r in results])
+
+
+def _optimise_lbfgs(problems, x0, lay, tol, max_iter, deadline, callback, groups):
+    """x, iterations and stop codes of the batched torch L-BFGS (:mod:`lpm.solvers.lbfgs`)."""
+    device, tdtype = lay.counts.device, lay.counts.dtype
+    data = reduced_data(problems, device, tdtype)
+    memory = max(3, min(_MEMORY, _HISTORY_NUMBERS // (2 * x0.size)))
+    result = lbfgs(
+        lambda x: evaluate(x, lay, data),
+        torch.as_tensor(x0, dtype=tdtype, device=device),
+        tol=tol,
+        max_iter=max_iter,
+        memory=memory,
+        patience=_PATIENCE,
+        nonneg=lay.nonneg(device),
+        groups=None if groups is None else torch.as_tensor(groups, device=device),
+        deadline=deadline,
+        callback=callback,
+    )
+    return result.x, result.iterations.cpu().numpy(), result.code.cpu().numpy()
 
 
 def _status(residual: float, code: int, tol: float, max_iter: int) -> tuple[str, str]:
