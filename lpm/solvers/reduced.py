@@ -31,6 +31,7 @@ multiplicity n_k. ``converged`` therefore means what it means for the per-sample
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -407,10 +408,15 @@ def solve_reduced(
     tdtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
     start = time.perf_counter()
     work = B * first.K * max(first.K, first.dim)
-    with cpu_threads(device, work):
+    use_dense = _dense(problems, device, dtype)
+    # The dense engine works in NumPy on one BLAS thread of its own; toggling torch's thread
+    # count for its few small torch operations costs more than it saves: with another job on
+    # the two cores, the next small torch operations (the certificate's) then waited ~30 ms for
+    # torch's OpenMP workers (lpm.solve, K = d = 10: 35 ms with the toggle, 4.6 ms without).
+    with contextlib.nullcontext() if use_dense else cpu_threads(device, work):
         lay = Layout.of(problems, device, tdtype)
         x0 = np.stack([_start(p, s, i, lay) for p, s, i in zip(problems, seeds, inits)])
-        if _dense(problems, device, dtype):
+        if use_dense:
             x, iterations, codes = _optimise_dense(problems, x0, tol, max_iter, deadline, callback)
             engine = "dense-newton"
         else:
