@@ -23,13 +23,14 @@ per-call overhead. Here f, ∇f and the exact Hessian are formed in NumPy:
 
 The solve is a quasi-Newton run to a loose tolerance (SciPy's L-BFGS-B) followed by a
 regularised Newton polish (Levenberg–Marquardt in the sense of Yamashita and Fukushima, 2001):
-the step solves (H + μI) p = −∇f by Cholesky with μ = ‖∇f‖. The factorisation W Mᵀ is invariant
-under (W, M) → (WQ, MQ) for orthogonal Q, so H is singular at every optimum (d(d−1)/2 null
-directions) and the plain Newton system is not solvable; μ ∝ ‖∇f‖ vanishes at the optimum fast
-enough to keep the convergence quadratic under the local error bound that such a manifold of
-minima satisfies. Where H + μI is not positive definite (a saddle region), μ is raised until
-the factorisation succeeds. Steps are accepted by Armijo's test (with a round-off slack: near the
-optimum the decrease of f is below f's resolution).
+the step solves (H + μI) p = −∇f by Cholesky with μ = c‖∇f‖ (c = 0.1). The factorisation
+W Mᵀ is invariant under (W, M) → (WQ, MQ) for orthogonal Q, so H is singular at every
+optimum (d(d−1)/2 null directions) and the plain Newton system is not solvable; μ ∝ ‖∇f‖
+vanishes at the optimum fast enough to keep the convergence quadratic under the local error
+bound that such a manifold of minima satisfies. Where H + μI is not positive definite (a saddle
+region, or just off the manifold of optima), μ is raised until the factorisation succeeds.
+Steps are accepted by Armijo's test (with a round-off slack: near the optimum the decrease of f
+is below f's resolution).
 
 The stopping measure is the residual of :func:`lpm.solvers.reduced.reduced_residual`, which for
 this problem (no bound, no budget) is sqrt(N‖∂f/∂U‖² + ‖∂f/∂W‖² + ‖∂f/∂b‖²) / max(1, |f|).

@@ -373,7 +373,9 @@ def solve_reduced(
     callback=None,
     groups: Sequence[int] | None = None,
 ) -> list[Solution]:
-    """Solve same-structured problems through their class means by batched L-BFGS.
+    """Solve same-structured problems through their class means by batched L-BFGS, or, for a
+    few small problems under weight decay with free features (CPU, float64), one at a time by
+    the NumPy Newton engine of :mod:`lpm.solvers.dense` (``info["engine"]`` says which).
 
     Parameters
     ----------
@@ -469,7 +471,14 @@ def _dense(problems: Sequence[Problem], device: str, dtype: str) -> bool:
     return all(dense.applies(p, device, dtype) for p in problems)
 
 
-def _optimise_dense(problems, x0, tol, max_iter, deadline, callback):
+def _optimise_dense(
+    problems: Sequence[Problem],
+    x0: np.ndarray,
+    tol: float,
+    max_iter: int,
+    deadline: float | None,
+    callback,
+) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """x, iterations and stop codes of :func:`lpm.solvers.dense.solve_dense`, one problem at a
     time (``callback`` is called once, at the end: a solve takes milliseconds)."""
     results = [
@@ -483,7 +492,16 @@ def _optimise_dense(problems, x0, tol, max_iter, deadline, callback):
     return x, iterations, np.array([r.code for r in results])
 
 
-def _optimise_lbfgs(problems, x0, lay, tol, max_iter, deadline, callback, groups):
+def _optimise_lbfgs(
+    problems: Sequence[Problem],
+    x0: np.ndarray,
+    lay: Layout,
+    tol: float,
+    max_iter: int,
+    deadline: float | None,
+    callback,
+    groups: Sequence[int] | None,
+) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """x, iterations and stop codes of the batched torch L-BFGS (:mod:`lpm.solvers.lbfgs`)."""
     device, tdtype = lay.counts.device, lay.counts.dtype
     data = reduced_data(problems, device, tdtype)
