@@ -20,6 +20,7 @@ Benchmarks (:data:`BENCHMARKS`, one module each):
   the anchor;
 * ``engine-vs-scipy`` — the regularised model (CE, ReLU features) against SciPy's L-BFGS-B;
 * ``engine-vs-nuclear`` — small regularised problems against a nuclear-norm cvxpy program;
+* ``engine-vs-scs`` — step profiles K = 100 and 200 against the layer-peeled SDP solved by SCS;
 * ``relu-global`` — a certified global optimum of a K = 10 ReLU model against its closed form;
 * ``long-tail`` — a certified K = 1000 long tail against the target time.
 
@@ -48,6 +49,7 @@ from benchmarks import (
     engine_vs_lbfgs,
     engine_vs_nuclear,
     engine_vs_scipy,
+    engine_vs_scs,
     gradient_vs_scipy,
     long_tail,
     many_problems,
@@ -70,6 +72,7 @@ BENCHMARKS: dict[str, Callable[[bool, str], list[dict[str, Any]]]] = {
         many_problems,
         engine_vs_scipy,
         engine_vs_nuclear,
+        engine_vs_scs,
         relu_global,
         long_tail,
     )

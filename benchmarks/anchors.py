@@ -117,10 +117,16 @@ def scipy_lbfgsb(p: lpm.Problem, seed: int = 0, gtol: float = 1e-10) -> dict[str
     }
 
 
-def sdp_scs(p: lpm.Problem, eps: float = 1e-9, max_iters: int = 200_000) -> dict[str, Any]:
+def sdp_scs(
+    p: lpm.Problem,
+    eps: float = 1e-9,
+    max_iters: int = 200_000,
+    time_limit: float | None = None,
+) -> dict[str, Any]:
     """Fang et al.'s SDP of the layer-peeled model (CE, learnable classifier, class-average
     budgets, no bias) in cvxpy, solved by SCS: X = Gram of [h̄_1..h̄_K, w_1..w_K] ⪰ 0,
-    logits z_kj = X[k, K + j], (1/K) tr X_HH ≤ E_H, (1/K) tr X_WW ≤ E_W."""
+    logits z_kj = X[k, K + j], (1/K) tr X_HH ≤ E_H, (1/K) tr X_WW ≤ E_W. ``time_limit``
+    (seconds) caps SCS's run (its ``time_limit_secs``); ``iterations`` is what SCS did."""
     import cvxpy as cp
 
     K = p.K
@@ -131,8 +137,10 @@ def sdp_scs(p: lpm.Problem, eps: float = 1e-9, max_iters: int = 200_000) -> dict
     loss = sum(pi[k] * (cp.log_sum_exp(Z[k, :]) - Z[k, k]) for k in range(K))
     constraints = [cp.trace(X[:K, :K]) <= K * E_H, cp.trace(X[K:, K:]) <= K * E_W]
     problem = cp.Problem(cp.Minimize(loss), constraints)
-    problem.solve(solver="SCS", eps=eps, max_iters=max_iters)
-    return {"objective": float(problem.value), "status": problem.status}
+    options = {} if time_limit is None else {"time_limit_secs": float(time_limit)}
+    problem.solve(solver="SCS", eps=eps, max_iters=max_iters, **options)
+    iterations = problem.solver_stats.num_iters if problem.solver_stats else None
+    return {"objective": float(problem.value), "status": problem.status, "iterations": iterations}
 
 
 def nuclear_cvxpy(p: lpm.Problem) -> dict[str, Any]:

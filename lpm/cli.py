@@ -126,6 +126,7 @@ BENCH_NAMES: tuple[str, ...] = (
     "many-problems",
     "engine-vs-scipy",
     "engine-vs-nuclear",
+    "engine-vs-scs",
     "relu-global",
     "long-tail",
 )
@@ -1091,3 +1092,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # ``python -m lpm.cli ...`` as well as the ``lpm`` script
+    sys.exit(main())

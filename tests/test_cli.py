@@ -258,8 +258,8 @@ def test_nothing_imports_the_command_line():
     root = Path(cli.__file__).resolve().parents[1]
     for folder in ("lpm", "figures", "proofs_check", "benchmarks"):
         for path in (root / folder).rglob("*.py"):
-            if path.name == "cli.py" and folder == "lpm":
-                continue
+            if path.name in ("cli.py", "__main__.py") and folder == "lpm":
+                continue  # the command line itself, and ``python -m lpm`` (its entry point)
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.ImportFrom):
                     names = [f"{node.module}.{a.name}" for a in node.names]
@@ -836,3 +836,22 @@ def test_bench_rows_schema(capsys):
     assert code in (0, 3) and rows and rows[0]["name"] == "batch-vs-loop"
     for key in ("lpm_seconds", "baseline", "baseline_seconds", "ratio"):
         assert key in rows[0]
+
+
+@pytest.mark.parametrize("module", ["lpm", "lpm.cli"])
+def test_python_dash_m_runs_the_command_line(module):
+    """``python -m lpm`` and ``python -m lpm.cli`` are the ``lpm`` script (same output, exit)."""
+    out = subprocess.run(
+        [sys.executable, "-m", module, "solve", "--counts", "2,1", "--dim", "2", "--energy", "1,1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0 and "converged" in out.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", module, "solve", "--counts", "2,1", "--dim", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

@@ -418,3 +418,29 @@ def test_compact_lbfgs_equals_the_two_loop_recursion():
     SY, YY = torch.bmm(S, Y.transpose(1, 2)), torch.bmm(Y, Y.transpose(1, 2))
     compact = _inverse_hessian_times(g, S, Y, SY, YY, valid, gamma, order)
     assert torch.allclose(compact, reference, rtol=1e-12, atol=1e-12)
+
+
+SPHERES = [
+    Problem.from_counts(
+        (9, 4), dim=2, features="sphere", bias="penalised", decay=(1.18e-3, 0.03, 1e-3)
+    ),
+    Problem.from_counts((10, 10, 2, 2), dim=4, features="sphere", energy=(1, 1)),
+    Problem.from_counts(
+        (10, 10, 2, 2), dim=4, features="sphere", decay=(1e-2, 1e-2), loss="mse", bias="free"
+    ),
+    Problem.balanced(8, 3, dim=7, features="sphere", energy=(1, 2), classifier="etf"),
+]
+
+
+@pytest.mark.parametrize("p", SPHERES, ids=lambda p: f"K{p.K}-{p.loss}-{p.regime}-{p.bias}")
+def test_spheres_are_solved_on_class_means(p):
+    """Spherical features reduce to one point of the sphere per class (separability): the
+    reduced answer's residual is the per-sample method's at the lifted point, and auto certifies
+    it (the first problem, a Hypothesis draw, ran out of a 20 s budget on per-sample features)."""
+    red = solve(p, method="reduced")
+    b = red.b if p.has_bias else None
+    assert red.converged and red.info["formulation"] == "class-means"
+    assert kkt_residual(p, red.W, red.H, b) == pytest.approx(red.residual, rel=1e-6, abs=1e-14)
+    assert violation(p, red.W, red.H) <= 1e-12
+    sol = solve(p, time_limit=20)
+    assert sol.certified and sol.objective == pytest.approx(red.objective, rel=1e-9)

@@ -121,6 +121,9 @@ def test_auto_uses_it_where_it_pays():
     assert not uses_symmetric(Problem.long_tail(30, 100, 100, dim=30, energy=(1, 1)))
     assert not uses_symmetric(step, batch_size=4)  # small K in a batch: batched reduced
     assert not uses_symmetric(replace(step, dim=19))
+    # From K = 300 any repetition counts (162 groups of 300 classes), none does not.
+    assert uses_symmetric(Problem.long_tail(300, 300, 100, dim=300, energy=(1, 1)))
+    assert not uses_symmetric(Problem.from_counts(range(1, 301), dim=300, energy=(1, 1)))
     batch = solve_batch([step, replace(step, energy=(1.0, 2.0))])
     assert all(s.method == "reduced" and s.certified for s in batch)
 

@@ -726,7 +726,7 @@ def _supports(problem: Problem) -> str | None:
 
 
 def _run(problems, options: SolveOptions) -> list[Solution]:
-    """``method="global"``: the reduced method (the per-sample gradient for spheres), then
+    """``method="global"``: the reduced method (for every variant it supports), then
     :func:`improve` when the answer is not certified, within the options' time limit (else
     :data:`DEFAULT_TIME_LIMIT`) for each problem."""
     limit = options.time_limit or DEFAULT_TIME_LIMIT
