@@ -27,6 +27,14 @@ VARIANTS = [
     )
 ]
 IDS = [f"{p.loss}-{p.bias}-{p.classifier}" for p in VARIANTS]
+RELU = [
+    Problem.from_counts((5, 3, 2, 1), dim=3, features="relu", decay=(1e-2, 2e-2)),
+    Problem.from_counts(
+        (5, 3, 2, 1), dim=3, features="relu", loss="mse", bias="penalised", decay=(1e-2, 2e-2, 3e-2)
+    ),
+    Problem.from_counts((5, 3, 2, 1), dim=3, features="relu", classifier="etf", decay=(1e-2, 2e-2)),
+]
+RELU_IDS = [f"relu-{p.loss}-{p.bias}-{p.classifier}" for p in RELU]
 
 
 def _torch(p: Problem, x: np.ndarray):
@@ -64,14 +72,16 @@ def test_hessian_equals_finite_differences_of_the_gradient(p):
     assert np.abs(H - np.array(columns).T).max() <= 1e-7 * max(1.0, np.abs(H).max())
 
 
-def test_applies_only_to_small_float64_cpu_decay_problems_with_free_features():
+def test_applies_only_to_small_float64_cpu_decay_problems_with_free_or_relu_features():
     p = Problem.from_counts((5, 3, 2), dim=3, decay=(1e-2, 1e-2))
     assert dense.applies(p, "cpu", "float64")
     assert not dense.applies(p, "cpu", "float32")
     assert not dense.applies(p, "cuda", "float64")
     assert not dense.applies(Problem.from_counts((5, 3, 2), dim=3, energy=(1, 1)), "cpu", "float64")
     relu = Problem.from_counts((5, 3, 2), dim=3, decay=(1e-2, 1e-2), features="relu")
-    assert not dense.applies(relu, "cpu", "float64")
+    assert dense.applies(relu, "cpu", "float64")
+    sphere = Problem.from_counts((5, 3, 2), dim=3, decay=(1e-2, 1e-2), features="sphere")
+    assert not dense.applies(sphere, "cpu", "float64")
     big = Problem.balanced(30, 2, dim=30, decay=(1e-2, 1e-2))
     assert dense.DenseProblem.size_of(big) > dense.DENSE_MAX_VARIABLES
     assert not dense.applies(big, "cpu", "float64")
@@ -122,3 +132,36 @@ def test_small_batches_loop_over_the_dense_engine_large_ones_stay_batched(monkey
     for a, b in zip(looped, batched):
         assert a.converged and b.converged
         assert abs(a.objective - b.objective) <= 1e-10 * max(1.0, abs(b.objective))
+
+
+@pytest.mark.parametrize("p", RELU, ids=RELU_IDS)
+def test_relu_residual_is_the_projected_one_of_the_torch_reduced_problem(p):
+    """With U ≥ 0 the residual is the per-sample gradient mapping; points on the bound (a third
+    of the coordinates at 0) and inside it agree with the torch evaluation."""
+    P = dense.DenseProblem.of(p)
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        x = P.project(rng.standard_normal(P.size))
+        f, g = dense.value_and_grad(x, P)
+        f_ref, g_ref, res_ref = _torch(p, x)
+        assert abs(f - f_ref) <= 1e-12 * max(1.0, abs(f_ref))
+        assert np.abs(g - g_ref).max() <= 1e-12 * max(1.0, np.abs(g_ref).max())
+        assert dense.residual(f, g, P, x) == pytest.approx(res_ref, rel=1e-12)
+
+
+@pytest.mark.parametrize("p", RELU, ids=RELU_IDS)
+def test_relu_solves_stay_feasible_and_converge(p):
+    """L-BFGS-B's bounds and the projected Newton step keep U ≥ 0; the answer converges on the
+    torch evaluation of the lifted residual."""
+    sol = solve(p, method="reduced", certify=False)
+    assert sol.info["engine"] == "dense-newton" and sol.converged, sol.message
+    assert sol.H.min() >= 0.0
+
+
+def test_relu_benchmark_instance_reaches_the_closed_form():
+    """Dang et al.'s instance (docs/theory.md §3): every start of auto's batch ends at the
+    certified optimum 0.13149489177 or is beaten by one that does."""
+    p = Problem.from_counts((100, 100, 10, 10), dim=8, decay=(1e-3, 1e-3), features="relu")
+    sol = solve(p)
+    assert sol.certified and sol.info["engine"] == "dense-newton"
+    assert sol.objective == pytest.approx(0.13149489177, abs=1e-10)
