@@ -49,7 +49,7 @@ from lpm.classifiers import classifier_matrix
 from lpm.objective import ObjectiveData, objective_data, value_and_grad
 from lpm.problem import Problem
 from lpm.solution import Solution
-from lpm.solvers import dense
+from lpm.solvers import dense, small
 from lpm.solvers.gradient import cpu_threads
 from lpm.solvers.lbfgs import DOMINANCE, DOMINATED, INACCURATE, TIME_LIMIT, lbfgs
 from lpm.solvers.method import Method, SolveOptions, best_start
@@ -429,7 +429,8 @@ def solve_reduced(
     tdtype = {"float64": torch.float64, "float32": torch.float32}[dtype]
     start = time.perf_counter()
     work = B * first.K * max(first.K, first.dim)
-    use_dense = _dense(problems, device, dtype)
+    numpy_engine = _numpy_engine(problems, device, dtype)
+    use_dense = numpy_engine is not None
     # The dense engine works in NumPy on one BLAS thread of its own; toggling torch's thread
     # count for its few small torch operations costs more than it saves: with another job on
     # the two cores, the next small torch operations (the certificate's) then waited ~30 ms for
@@ -438,8 +439,9 @@ def solve_reduced(
         lay = Layout.of(problems, device, tdtype)
         x0 = np.stack([_start(p, s, i, lay) for p, s, i in zip(problems, seeds, inits)])
         if use_dense:
-            x, iterations, codes = _optimise_dense(problems, x0, tol, max_iter, deadline, callback)
-            engine = "dense-newton"
+            x, iterations, codes, engine = _optimise_dense(
+                problems, x0, tol, max_iter, deadline, callback, numpy_engine
+            )
         else:
             x, iterations, codes = _optimise_lbfgs(
                 problems, x0, lay, tol, max_iter, deadline, callback, groups
@@ -481,13 +483,21 @@ def solve_reduced(
     return out
 
 
-def _dense(problems: Sequence[Problem], device: str, dtype: str) -> bool:
-    """Whether the problems go to the NumPy engine (:mod:`lpm.solvers.dense`), one at a time:
-    where it applies and the batch is small enough (:data:`_DENSE_LOOP_NUMBERS`)."""
+def _numpy_engine(problems: Sequence[Problem], device: str, dtype: str) -> str | None:
+    """The NumPy engine the problems go to, one at a time — ``"dense-newton"``
+    (:mod:`lpm.solvers.dense`, weight decay) or ``"numpy-lbfgs-b"`` (:mod:`lpm.solvers.small`,
+    energy budgets) — where it applies and the batch is small enough
+    (:data:`_DENSE_LOOP_NUMBERS`); None for the batched torch L-BFGS."""
     first = problems[0]
-    if len(problems) * dense.DenseProblem.size_of(first) > _DENSE_LOOP_NUMBERS:
-        return False
-    return all(dense.applies(p, device, dtype) for p in problems)
+    for name, module, size in (
+        ("dense-newton", dense, dense.DenseProblem.size_of),
+        ("numpy-lbfgs-b", small, small.BudgetProblem.size_of),
+    ):
+        if len(problems) * size(first) > _DENSE_LOOP_NUMBERS:
+            continue
+        if all(module.applies(p, device, dtype) for p in problems):
+            return name
+    return None
 
 
 def _optimise_dense(
@@ -497,18 +507,32 @@ def _optimise_dense(
     max_iter: int,
     deadline: float | None,
     callback,
-) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-    """x, iterations and stop codes of :func:`lpm.solvers.dense.solve_dense`, one problem at a
-    time (``callback`` is called once, at the end: a solve takes milliseconds)."""
+    engine: str,
+) -> tuple[torch.Tensor, np.ndarray, np.ndarray, str]:
+    """x, iterations and stop codes of the NumPy ``engine``, one problem at a time (``callback``
+    is called once, at the end: a solve takes milliseconds), and the engine's name. Problems on
+    which L-BFGS-B stalled above ``tol`` (:mod:`lpm.solvers.small`) are finished by the batched
+    torch L-BFGS from where it stopped (the name then says so)."""
+    solve = dense.solve_dense if engine == "dense-newton" else small.solve_small
     results = [
-        dense.solve_dense(p, x, tol=tol, max_iter=max_iter, deadline=deadline)
-        for p, x in zip(problems, x0)
+        solve(p, x, tol=tol, max_iter=max_iter, deadline=deadline) for p, x in zip(problems, x0)
     ]
     iterations = np.array([r.iterations for r in results])
+    codes = np.array([r.code for r in results])
+    x = np.stack([r.x for r in results])
+    finish = engine != "dense-newton"
+    stalled = [j for j, r in enumerate(results) if finish and r.code == INACCURATE]
+    if stalled:
+        rest = [problems[j] for j in stalled]
+        lay = Layout.of(rest, "cpu", torch.float64)
+        left = max(max_iter - int(iterations[stalled].max()), 1)
+        xs, its, cs = _optimise_lbfgs(rest, x[stalled], lay, tol, left, deadline, None, None)
+        x[stalled], codes[stalled] = xs.numpy(), cs
+        iterations[stalled] += its
+        engine += "+lbfgs"
     if callback is not None:
         callback(int(iterations.max()), np.array([r.residual for r in results]))
-    x = torch.as_tensor(np.stack([r.x for r in results]))
-    return x, iterations, np.array([r.code for r in results])
+    return torch.as_tensor(x), iterations, codes, engine
 
 
 def _optimise_lbfgs(
