@@ -117,6 +117,6 @@ def test_applies_only_to_small_float64_cpu_budget_problems():
     )
     sphere = Problem.from_counts((3, 2), dim=2, energy=(1, 1), features="sphere")
     assert not small.applies(sphere, "cpu", "float64")
-    big = Problem.balanced(30, 2, dim=30, energy=(1, 1))
+    big = Problem.balanced(70, 2, dim=70, energy=(1, 1))
     assert small.BudgetProblem.size_of(big) > small.SMALL_MAX_VARIABLES
     assert not small.applies(big, "cpu", "float64")

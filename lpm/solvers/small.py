@@ -43,10 +43,11 @@ __all__ = ["SMALL_MAX_VARIABLES", "BudgetProblem", "applies", "residual", "solve
 
 Array = NDArray[np.float64]
 
-#: Largest number of reduced variables solved by this engine (measured, one problem, 2 cores:
-#: step profiles K = d = 4, 10, 20 under energies take 6, 10, 45 ms here against 29, 40, 60 ms
-#: through the batched torch L-BFGS; the two meet near K = d = 24).
-SMALL_MAX_VARIABLES = 1200
+#: Largest number of flat variables solved by this engine. Measured (one problem, the idle
+#: 2-core machine, long tails n_max = 100, ρ = 10, d = K, energies 1, 1, to the same residual):
+#: K = 4, 10, 20, 30, 40, 60, 100 (n = 34 … 20,002) take 9, 11, 18, 43, 56, 110, 467 ms here
+#: against 36, 60, 78, 118, 135, 166, 451 ms through the batched torch L-BFGS.
+SMALL_MAX_VARIABLES = 8000
 #: L-BFGS-B's memory.
 _MEMORY = 20
 
