@@ -64,6 +64,8 @@ __all__ = [
     "DenseProblem",
     "DenseResult",
     "applies",
+    "blas_threadpools",
+    "class_losses",
     "hessian",
     "residual",
     "solve_dense",
@@ -186,11 +188,14 @@ class _State:
     P: Array | None  # softmax rows (CE only)
 
 
-def _loss(Z: Array, P: DenseProblem) -> tuple[Array, Array, Array | None]:
-    """Per-class losses ℓ(z_k, k), their gradients (rows) and, for CE, the softmax rows."""
-    K = P.K
+def class_losses(Z: Array, loss: str, target: float = 0.0) -> tuple[Array, Array, Array | None]:
+    """Per-class losses ℓ(z_k, k) of the K × K class-mean logits (row k, true class k), their
+    gradients (rows) and, for CE, the softmax rows: the NumPy form of
+    :func:`lpm.objective.loss_and_dlogits` for the NumPy engines (this one and
+    :mod:`lpm.solvers.small`; ``target`` is dot-regression's t)."""
+    K = Z.shape[0]
     diag = np.arange(K)
-    if P.loss == "ce":
+    if loss == "ce":
         top = Z.max(axis=1, keepdims=True)
         E = np.exp(Z - top)
         total = E.sum(axis=1, keepdims=True)
@@ -199,11 +204,16 @@ def _loss(Z: Array, P: DenseProblem) -> tuple[Array, Array, Array | None]:
         dl = probs.copy()
         dl[diag, diag] -= 1.0
         return lse - Z[diag, diag], dl, probs
-    if P.loss == "mse":
+    if loss == "mse":
         dl = Z.copy()
         dl[diag, diag] -= 1.0
         return 0.5 * (dl * dl).sum(axis=1), dl, None
-    raise ValueError(f"loss {P.loss!r} has no dense engine; allowed: ce, mse")
+    if loss == "dr":
+        r = Z[diag, diag] - target
+        dl = np.zeros((K, K))
+        dl[diag, diag] = r
+        return 0.5 * r * r, dl, None
+    raise ValueError(f"loss {loss!r} is not known; allowed: ce, mse, dr")
 
 
 def _evaluate(x: Array, P: DenseProblem) -> tuple[float, Array, _State]:
@@ -212,7 +222,7 @@ def _evaluate(x: Array, P: DenseProblem) -> tuple[float, Array, _State]:
     Z = M @ W.T
     if b is not None:
         Z = Z + b
-    losses, dl, probs = _loss(Z, P)
+    losses, dl, probs = class_losses(Z, P.loss)
     G = P.weights[:, None] * dl
     f = float(P.weights @ losses)
     f += 0.5 * P.lam_W * float((W * W).sum()) + 0.5 * P.lam_H * float((U * U).sum())
@@ -420,7 +430,7 @@ def _newton_step(H: Array, g: Array, boost: float) -> Array:
 
 
 @functools.cache
-def _threadpools() -> ThreadpoolController:
+def blas_threadpools() -> ThreadpoolController:
     """The BLAS thread pools, looked up once (a lookup costs ~0.4 ms, a limit through the
     controller ~10 µs)."""
     return ThreadpoolController()
@@ -459,7 +469,7 @@ def solve_dense(
     """
     # On one BLAS thread: the matrices are at most a few hundred wide, and a second thread
     # (on a shared two-core machine) made a 200 × 200 Cholesky factorisation 5–500× slower.
-    with _threadpools().limit(limits=1):
+    with blas_threadpools().limit(limits=1):
         P = DenseProblem.of(problem)
         if switch is None:
             switch = _SWITCH if P.size <= _SMALL_SIZE else _LATE_SWITCH

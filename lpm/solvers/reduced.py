@@ -55,7 +55,15 @@ from lpm.solvers.lbfgs import DOMINANCE, DOMINATED, INACCURATE, TIME_LIMIT, lbfg
 from lpm.solvers.method import Method, SolveOptions, best_start
 from lpm.tolerances import DEFAULT_MAX_ITER, default_tol
 
-__all__ = ["METHOD", "Layout", "reduced_residual", "solve_reduced", "supports"]
+__all__ = [
+    "METHOD",
+    "Layout",
+    "ball",
+    "natural_value_and_grad",
+    "reduced_residual",
+    "solve_reduced",
+    "supports",
+]
 
 #: Start of every budget's angle θ (sin θ = 0.9: inside the ball, where the map is invertible;
 #: exactly on the boundary, θ = π/2, the derivative in θ vanishes and an inactive budget could
@@ -174,8 +182,9 @@ class Layout:
         return torch.sqrt(self.E_H * (self.K if self.budget == "class-average" else 1.0))
 
 
-def _ball(theta: torch.Tensor, V: torch.Tensor, radius: torch.Tensor, dims) -> torch.Tensor:
-    """radius · sin θ · V / ‖V‖ (norm over ``dims``)."""
+def ball(theta: torch.Tensor, V: torch.Tensor, radius: torch.Tensor, dims) -> torch.Tensor:
+    """radius · sin θ · V / ‖V‖ (norm over ``dims``): the exact reparametrisation of a ball
+    (module docstring), shared with :mod:`lpm.solvers.symmetric`."""
     norm = torch.clamp(V.norm(dim=dims, keepdim=True), min=1e-300)
     shape = radius.shape + (1,) * (V.dim() - radius.dim())
     return (radius * torch.sin(theta)).reshape(shape) * V / norm
@@ -187,12 +196,12 @@ def point(x: torch.Tensor, lay: Layout):
     W = None
     if lay.learnable:
         V = parts["V"].reshape(B, lay.K, lay.d)
-        W = _ball(parts["theta_W"][:, 0], V, lay.R_W, (1, 2)) if lay.ball_W else V
+        W = ball(parts["theta_W"][:, 0], V, lay.R_W, (1, 2)) if lay.ball_W else V
     U = parts["U"].reshape(B, lay.K, lay.d)
     if lay.budget == "class-average":
-        M = _ball(parts["theta_H"][:, 0], U, lay.H_radius(), (1, 2))
+        M = ball(parts["theta_H"][:, 0], U, lay.H_radius(), (1, 2))
     elif lay.budget == "per-sample":
-        M = _ball(parts["theta_H"], U, lay.H_radius().unsqueeze(1).expand(B, lay.K), (2,))
+        M = ball(parts["theta_H"], U, lay.H_radius().unsqueeze(1).expand(B, lay.K), (2,))
     elif lay.sphere:
         M = lay.radius[:, None, None] * U / torch.clamp(U.norm(dim=2, keepdim=True), min=1e-300)
     else:
@@ -304,17 +313,19 @@ def _pullback(x, lay: Layout, gW, gM, gb) -> torch.Tensor:
     return torch.cat([out[name].reshape(B, -1) for name in lay.sizes()], dim=1)
 
 
-def evaluate(x: torch.Tensor, lay: Layout, data: ObjectiveData):
-    """f, its gradient in the flat variables, and the lifted residual, shape=[B], [B, n], [B].
-
-    f and ∂f/∂(W, M, b) come from :func:`lpm.objective.value_and_grad` (plus the collapsed
-    feature decay (λ_H/2)Σ_k n_k‖m_k‖²), then the chain rule through :func:`point`.
-    """
-    W, M, b = point(x, lay)
+def natural_value_and_grad(W, M, b, lay: Layout, data: ObjectiveData):
+    """f and ∂f/∂(W, M, b) of the reduced problem at class means M: the objective of
+    :func:`lpm.objective.value_and_grad` plus the collapsed feature decay (λ_H/2)Σ_k n_k‖m_k‖²."""
     f, gW, gM, gb = value_and_grad(W, M, b, data)
     weight = (lay.lam_H.unsqueeze(1) * lay.counts).unsqueeze(-1)  # λ_H n_k
-    f = f + 0.5 * (weight * M * M).sum((1, 2))
-    gM = gM + weight * M
+    return f + 0.5 * (weight * M * M).sum((1, 2)), gW, gM + weight * M, gb
+
+
+def evaluate(x: torch.Tensor, lay: Layout, data: ObjectiveData):
+    """f, its gradient in the flat variables, and the lifted residual, shape=[B], [B, n], [B]:
+    :func:`natural_value_and_grad`, then the chain rule through :func:`point`."""
+    W, M, b = point(x, lay)
+    f, gW, gM, gb = natural_value_and_grad(W, M, b, lay, data)
     return f, _pullback(x, lay, gW, gM, gb), reduced_residual(W, M, b, f, gW, gM, gb, lay)
 
 

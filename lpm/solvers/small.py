@@ -36,7 +36,7 @@ from scipy.optimize import Bounds, minimize
 
 from lpm.classifiers import classifier_matrix
 from lpm.problem import Problem
-from lpm.solvers.dense import DenseResult, _threadpools
+from lpm.solvers.dense import DenseResult, blas_threadpools, class_losses
 from lpm.solvers.lbfgs import CONVERGED, INACCURATE, MAX_ITER, TIME_LIMIT
 
 __all__ = ["SMALL_MAX_VARIABLES", "BudgetProblem", "applies", "residual", "solve_small"]
@@ -162,33 +162,13 @@ def _point(x: Array, P: BudgetProblem):
     return W, M, parts.get("b"), wball, (unit, norm), parts
 
 
-def _loss(Z: Array, P: BudgetProblem) -> tuple[Array, Array]:
-    """Per-class losses ℓ(z_k, k) and their gradients (rows)."""
-    K, diag = P.K, np.arange(P.K)
-    if P.loss == "ce":
-        top = Z.max(axis=1, keepdims=True)
-        E = np.exp(Z - top)
-        total = E.sum(axis=1, keepdims=True)
-        dl = E / total
-        dl[diag, diag] -= 1.0
-        return top[:, 0] + np.log(total[:, 0]) - Z[diag, diag], dl
-    if P.loss == "mse":
-        dl = Z.copy()
-        dl[diag, diag] -= 1.0
-        return 0.5 * (dl * dl).sum(axis=1), dl
-    r = Z[diag, diag] - P.target  # dr
-    dl = np.zeros((K, K))
-    dl[diag, diag] = r
-    return 0.5 * r * r, dl
-
-
 def evaluate(x: Array, P: BudgetProblem):
     """f, ∂f/∂x, and (W, M, b, ∂f/∂W, ∂f/∂M, ∂f/∂b) for the residual."""
     W, M, b, wball, hball, parts = _point(x, P)
     Z = M @ W.T
     if b is not None:
         Z = Z + b
-    losses, dl = _loss(Z, P)
+    losses, dl, _ = class_losses(Z, P.loss, P.target)
     G = P.weights[:, None] * dl
     f = float(P.weights @ losses)
     gM, gW = G @ W, G.T @ M
@@ -337,7 +317,7 @@ def solve_small(
 
     bounds = Bounds(P.lower_bounds(), np.inf) if P.relu else None
     options = {"maxiter": max_iter, "gtol": 0.0, "ftol": 0.0, "maxcor": _MEMORY}
-    with _threadpools().limit(limits=1):
+    with blas_threadpools().limit(limits=1):
         try:
             result = minimize(
                 fun, state["x"], jac=True, method="L-BFGS-B", bounds=bounds, callback=count,
@@ -349,7 +329,7 @@ def solve_small(
             pass
     x, res, iterations, code = state["x"], state["res"], state["iterations"], state["code"]
     if code == INACCURATE and iterations < max_iter:
-        with _threadpools().limit(limits=1):
+        with blas_threadpools().limit(limits=1):
             x, res, more, code = _finish(x, P, tol, max_iter - iterations, deadline)
         iterations += more
     return DenseResult(x=x, iterations=iterations, code=code, residual=res)

@@ -45,13 +45,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lpm.objective import value_and_grad
 from lpm.problem import Problem
 from lpm.solution import Solution
 from lpm.solvers.gradient import cpu_threads
 from lpm.solvers.lbfgs import CONVERGED, MAX_ITER, TIME_LIMIT, lbfgs
 from lpm.solvers.method import Method, SolveOptions
-from lpm.solvers.reduced import Layout, reduced_data, reduced_residual
+from lpm.solvers.reduced import (
+    Layout,
+    ball,
+    natural_value_and_grad,
+    reduced_data,
+    reduced_residual,
+)
 from lpm.tolerances import DEFAULT_MAX_ITER, default_tol
 
 __all__ = ["METHOD", "Groups", "lift", "solve_symmetric", "supports"]
@@ -151,14 +156,12 @@ class _Model:
         V_H = parts["V_H"].reshape(G, G + 1) * self.mask
         if p.energy is not None:
             E_W, E_H = p.energy
-            theta = parts["theta_W"][0]
-            Y_W = math.sqrt(p.K * E_W) * torch.sin(theta) * V_W / V_W.norm()
+            t = lambda r: torch.tensor(r, dtype=torch.float64)  # noqa: E731
+            Y_W = ball(parts["theta_W"][0], V_W, t(math.sqrt(p.K * E_W)), (0, 1))
             if self.budget == "class-average":
-                theta = parts["theta_H"][0]
-                Y_H = math.sqrt(p.K * E_H) * torch.sin(theta) * V_H / V_H.norm()
+                Y_H = ball(parts["theta_H"][0], V_H, t(math.sqrt(p.K * E_H)), (0, 1))
             else:
-                radius = math.sqrt(E_H) * torch.sin(parts["theta_H"])
-                Y_H = radius[:, None] * V_H / V_H.norm(dim=1, keepdim=True)
+                Y_H = ball(parts["theta_H"], V_H, t(math.sqrt(E_H)).expand(G), (1,))
         else:
             Y_W, Y_H = V_W, V_H
         b = parts.get("b")
@@ -166,16 +169,19 @@ class _Model:
             b = b / torch.sqrt(self.s)  # the variable is √s_g b_g: the decay is (λ_b/2)‖·‖²
         return Y_W, Y_H, b
 
-    def natural(self, x: torch.Tensor):
-        """(εa, A, εβ, B, b): the group parameters of the module docstring (ε·a for a)."""
-        Y_W, Y_H, b = self.blocks(x)
+    def natural(self, x: torch.Tensor, blocks=None):
+        """(εa, A, εβ, B, b): the group parameters of the module docstring (ε·a for a), from
+        ``blocks`` (:meth:`blocks` of x) when given."""
+        Y_W, Y_H, b = self.blocks(x) if blocks is None else blocks
         eb, B = Y_W[:, 0] / self.scale_W, Y_W[:, 1:] / self.scale_W[:, None]
         ea, A = Y_H[:, 0] / self.scale_H, Y_H[:, 1:] / self.scale_H[:, None]
         return ea, A, eb, B, b
 
     def value(self, x: torch.Tensor) -> torch.Tensor:
         p = self.p
-        ea, A, eb, B, b = self.natural(x)
+        blocks = self.blocks(x)
+        Y_W, Y_H = blocks[0], blocks[1]
+        ea, A, eb, B, b = self.natural(x, blocks)
         s = self.s
         P = A @ B.T
         prod = ea * eb  # a_g β_g (1 − 1/s_g)
@@ -197,7 +203,6 @@ class _Model:
         f = (self.weight * losses).sum()
         if p.decay is not None:
             lam_W, lam_H, lam_b = p.decay
-            Y_W, Y_H, _ = self.blocks(x)
             f = f + 0.5 * lam_W * (Y_W * Y_W).sum() + 0.5 * lam_H * (Y_H * Y_H).sum()
             if b is not None and p.bias == "penalised":
                 f = f + 0.5 * lam_b * (s * b * b).sum()
@@ -260,10 +265,7 @@ def _evaluate_full(problem: Problem, W, M, b):
     t = lambda a: torch.as_tensor(a, dtype=torch.float64)[None]  # noqa: E731
     Wt, Mt = t(W), t(M)
     bt = t(b) if problem.has_bias else None
-    f, gW, gM, gb = value_and_grad(Wt, Mt, bt, data)
-    weight = (lay.lam_H.unsqueeze(1) * lay.counts).unsqueeze(-1)
-    f = f + 0.5 * (weight * Mt * Mt).sum((1, 2))
-    gM = gM + weight * Mt
+    f, gW, gM, gb = natural_value_and_grad(Wt, Mt, bt, lay, data)
     return float(f[0]), float(reduced_residual(Wt, Mt, bt, f, gW, gM, gb, lay)[0])
 
 
